@@ -1,0 +1,1 @@
+"""lc_callbacks_nb."""
