@@ -1,0 +1,265 @@
+"""A pure-Python model of the runs one cell started: no IPython, no widgets.
+
+Handlers write events into a :class:`RunBoard` from whatever thread LangChain uses; a
+flush takes everything that changed since the previous flush with :meth:`RunBoard.collect`
+and hands it to a view. Finished runs leave the board once their final state has been
+collected, so a long loop of runs does not keep their text alive here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .redact import redact
+from .tokens import CHANNELS, TEXT, Piece
+
+RUNNING = "running"
+DONE = "done"
+ERROR = "error"
+INTERRUPTED = "interrupted"
+FINAL_STATUSES = (DONE, ERROR, INTERRUPTED)
+
+# Kinds of run a board shows; "llm" covers chat models and completion models alike.
+LLM, CHAIN, TOOL, RETRIEVER = "llm", "chain", "tool", "retriever"
+
+PREVIEW_CHARS = 2000
+
+
+def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
+    """A short, secret-free text form of an input or output for display."""
+    try:
+        text = value if isinstance(value, str) else repr(value)
+    except Exception:  # a repr that raises must not break the run
+        text = f"<{type(value).__name__}>"
+    text = redact(text)
+    if len(text) > limit:
+        return text[:limit] + f"… [{len(text) - limit} more characters]"
+    return text
+
+
+@dataclass(eq=False)
+class Run:
+    id: str
+    parent_id: str | None
+    kind: str
+    name: str
+    order: int
+    started_at: float
+    model: str = ""
+    tags: tuple[str, ...] = ()
+    inputs: str = ""
+    status: str = RUNNING
+    first_token_at: float | None = None
+    ended_at: float | None = None
+    tokens: int = 0
+    usage: dict[str, int] | None = None
+    outputs: str = ""
+    error: str = ""
+    events: list[str] = field(default_factory=list)
+    # All text so far, per channel (kept until the final state is collected) ...
+    text: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in CHANNELS})
+    # ... and how many pieces of each channel the view has already been sent.
+    sent: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANNELS, 0))
+    meta_changed: bool = True
+    is_new: bool = True
+
+    def full(self, channel: str = TEXT) -> str:
+        return "".join(self.text[channel])
+
+    def metrics(self, now: float) -> dict[str, Any]:
+        end = self.ended_at if self.ended_at is not None else now
+        out: dict[str, Any] = {"tokens": self.tokens, "elapsed": round(end - self.started_at, 3)}
+        if self.first_token_at is not None:
+            out["ttft"] = round(self.first_token_at - self.started_at, 3)
+            span = end - self.first_token_at
+            if span > 0 and self.tokens > 1:
+                out["tps"] = round((self.tokens - 1) / span, 1)
+        return out
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "parent": self.parent_id,
+            "kind": self.kind,
+            "name": self.name,
+            "order": self.order,
+            "model": self.model,
+            "tags": list(self.tags),
+            "inputs": self.inputs,
+        }
+
+
+@dataclass
+class Changes:
+    """What one flush carries to a view."""
+
+    now: float
+    started: list[dict[str, Any]]  # meta of runs new since the last flush
+    updates: dict[str, dict[str, Any]]  # run id -> changed fields and text deltas
+    finished: list[str]  # run ids whose final state is in `updates`
+
+    def __bool__(self) -> bool:
+        return bool(self.started or self.updates)
+
+
+class RunBoard:
+    """The runs started from one cell, in the order they started. Thread-safe."""
+
+    def __init__(self, key: str, clock: Callable[[], float] = time.monotonic):
+        self.key = key
+        self.clock = clock
+        self.lock = threading.Lock()
+        self._live: dict[str, Run] = {}
+        self._done: list[Run] = []  # finished since the last collect
+        self._order = 0
+        self.dirty = False  # read without the lock by the hot path: a hint, re-checked under it
+        self.total_started = 0
+
+    # -- events -------------------------------------------------------------------------
+    def start(
+        self,
+        run_id: str,
+        parent_id: str | None,
+        kind: str,
+        name: str,
+        *,
+        model: str = "",
+        tags: tuple[str, ...] = (),
+        inputs: str = "",
+    ) -> Run:
+        with self.lock:
+            run = Run(
+                id=run_id,
+                parent_id=parent_id,
+                kind=kind,
+                name=name,
+                order=self._order,
+                started_at=self.clock(),
+                model=model,
+                tags=tags,
+                inputs=inputs,
+            )
+            self._order += 1
+            self.total_started += 1
+            self._live[run_id] = run
+            self.dirty = True
+            return run
+
+    def get(self, run_id: str) -> Run | None:
+        return self._live.get(run_id)
+
+    def add_text(self, run: Run, token: str) -> None:
+        """The hot path: one plain text token."""
+        with self.lock:
+            if run.status != RUNNING:
+                return
+            run.text[TEXT].append(token)
+            run.tokens += 1
+            if run.first_token_at is None:
+                run.first_token_at = self.clock()
+            self.dirty = True
+
+    def add_pieces(self, run: Run, pieces: list[Piece]) -> None:
+        with self.lock:
+            if run.status != RUNNING:
+                return
+            for channel, text in pieces:
+                run.text[channel].append(text)
+            run.tokens += 1
+            if run.first_token_at is None:
+                run.first_token_at = self.clock()
+            self.dirty = True
+
+    def add_event(self, run: Run, line: str) -> None:
+        with self.lock:
+            run.events.append(line)
+            run.meta_changed = True
+            self.dirty = True
+
+    def finish(
+        self,
+        run: Run,
+        *,
+        status: str = DONE,
+        usage: dict[str, int] | None = None,
+        outputs: str = "",
+        error: str = "",
+        final_text: str | None = None,
+    ) -> bool:
+        """End a run. Returns False if it had already ended (a late or duplicate event)."""
+        with self.lock:
+            if run.status != RUNNING:
+                return False
+            run.status = status
+            run.ended_at = self.clock()
+            run.usage = usage
+            run.outputs = outputs
+            run.error = error
+            if final_text is not None and final_text != run.full(TEXT):
+                # Not streamed (or streamed differently): the result is the truth.
+                run.text[TEXT] = [final_text]
+                run.sent[TEXT] = 0
+                run.meta_changed = True
+            run.meta_changed = True
+            self._live.pop(run.id, None)
+            self._done.append(run)
+            self.dirty = True
+            return True
+
+    def live_runs(self) -> list[Run]:
+        with self.lock:
+            return list(self._live.values())
+
+    def current_text(self, run_id: str) -> dict[str, str] | None:
+        with self.lock:
+            run = self._live.get(run_id)
+            return None if run is None else {c: run.full(c) for c in CHANNELS if run.text[c]}
+
+    # -- flushing -----------------------------------------------------------------------
+    def collect(self) -> Changes:
+        """Everything that changed since the last call; finished runs leave the board."""
+        with self.lock:
+            now = self.clock()
+            self.dirty = False
+            started: list[dict[str, Any]] = []
+            updates: dict[str, dict[str, Any]] = {}
+            finished: list[str] = []
+            for run in [*self._done, *self._live.values()]:
+                if run.is_new:
+                    run.is_new = False
+                    started.append(run.meta())
+                update: dict[str, Any] = {}
+                for channel in CHANNELS:
+                    pieces = run.text[channel]
+                    if len(pieces) > run.sent[channel]:
+                        update.setdefault("delta", {})[channel] = "".join(
+                            pieces[run.sent[channel] :]
+                        )
+                        run.sent[channel] = len(pieces)
+                if update or run.meta_changed or run.status != RUNNING:
+                    update.update(run.metrics(now))
+                if run.meta_changed:
+                    run.meta_changed = False
+                    update["status"] = run.status
+                    if run.events:
+                        update["events"] = list(run.events)
+                if run.status != RUNNING:
+                    update["status"] = run.status
+                    update["final"] = {c: run.full(c) for c in CHANNELS if run.text[c]}
+                    if run.usage:
+                        update["usage"] = run.usage
+                    if run.outputs:
+                        update["outputs"] = run.outputs
+                    if run.error:
+                        update["error"] = run.error
+                    finished.append(run.id)
+                if update:
+                    updates[run.id] = update
+            for run in self._done:
+                run.text = {c: [] for c in CHANNELS}  # the view holds the final text now
+            self._done.clear()
+            return Changes(now=now, started=started, updates=updates, finished=finished)

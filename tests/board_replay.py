@@ -1,0 +1,116 @@
+"""Rebuild what the front-end shows from a kernel's IOPub widget traffic.
+
+This mirrors board.js: a view starts from the synced ``runs`` state, appends the text
+deltas of custom ``tick`` messages, and lets a final state row overrule its own text.
+Tests assert on the result, so what they check is what a browser would draw.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+FINAL = {"done", "error", "interrupted"}
+CHANNELS = ("text", "reasoning", "tool_args")
+
+
+@dataclass
+class ReplayedRun:
+    id: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    text: dict[str, str] = field(default_factory=lambda: dict.fromkeys(CHANNELS, ""))
+    deltas: int = 0  # how many tick messages carried text for this run
+
+    @property
+    def status(self) -> str:
+        return self.fields.get("status", "running")
+
+    def __getitem__(self, key: str) -> Any:
+        return self.fields[key]
+
+
+@dataclass
+class ReplayedBoard:
+    comm_id: str
+    parent_msg_id: str
+    state: dict[str, Any]
+    runs: dict[str, ReplayedRun] = field(default_factory=dict)
+    messages: int = 0  # comm_msg count after the open
+    bytes: int = 0  # JSON bytes of those messages' data
+    ticks: int = 0
+    state_updates: int = 0
+    open_bytes: int = 0
+
+    def ordered(self, kind: str | None = "llm") -> list[ReplayedRun]:
+        runs = [r for r in self.runs.values() if kind is None or r.fields.get("kind") == kind]
+        return sorted(runs, key=lambda r: r.fields.get("order", 0))
+
+    def texts(self) -> list[str]:
+        return [r.text["text"] for r in self.ordered()]
+
+    def _run(self, meta: dict[str, Any]) -> ReplayedRun:
+        run = self.runs.get(meta["id"])
+        if run is None:
+            run = self.runs[meta["id"]] = ReplayedRun(meta["id"])
+        return run
+
+    def apply_state(self, state: dict[str, Any]) -> None:
+        self.state.update(state)
+        for row in state.get("runs", []) if "runs" in state else []:
+            run = self._run(row)
+            run.fields.update({k: v for k, v in row.items() if k != "text"})
+            incoming = row.get("text") or {}
+            for c in CHANNELS:
+                value = incoming.get(c, "")
+                if row.get("status") in FINAL or len(value) > len(run.text[c]):
+                    run.text[c] = value
+
+    def apply_tick(self, msg: dict[str, Any]) -> None:
+        for meta in msg.get("started", []):
+            run = self._run(meta)
+            for k, v in meta.items():
+                run.fields.setdefault(k, v)
+        for run_id, upd in msg.get("updates", {}).items():
+            run = self.runs.get(run_id)
+            if run is None:
+                continue
+            delta = upd.get("delta", {})
+            if delta:
+                run.deltas += 1
+            for c in CHANNELS:
+                if c in delta:
+                    if upd.get("reset") and c == "text":
+                        run.text[c] = delta[c]
+                    else:
+                        run.text[c] += delta[c]
+            run.fields.update({k: v for k, v in upd.items() if k not in ("delta", "reset")})
+
+
+def replay(messages: list[dict[str, Any]]) -> list[ReplayedBoard]:
+    """Every run board opened in these IOPub messages, in the order they were opened."""
+    boards: dict[str, ReplayedBoard] = {}
+    for msg in messages:
+        kind = msg["msg_type"]
+        content = msg["content"]
+        if kind == "comm_open":
+            state = content.get("data", {}).get("state", {})
+            if state.get("_anywidget_id", "").endswith("RunBoardWidget"):
+                board = ReplayedBoard(
+                    content["comm_id"], msg["parent_header"].get("msg_id", ""), {}
+                )
+                board.open_bytes = len(json.dumps(content["data"]))
+                board.apply_state(state)
+                boards[content["comm_id"]] = board
+        elif kind == "comm_msg" and content["comm_id"] in boards:
+            board = boards[content["comm_id"]]
+            data = content["data"]
+            board.messages += 1
+            board.bytes += len(json.dumps(data).encode())
+            if data.get("method") == "update":
+                board.state_updates += 1
+                board.apply_state(data.get("state", {}))
+            elif data.get("method") == "custom":
+                board.ticks += 1
+                board.apply_tick(data.get("content", {}))
+    return list(boards.values())
