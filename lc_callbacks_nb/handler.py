@@ -26,6 +26,7 @@ from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackHandler
 
+from . import cell_watch
 from .flush import FlushScheduler, get_scheduler
 from .redact import redact
 from .runs import CHAIN, DONE, ERROR, INTERRUPTED, LLM, RETRIEVER, TOOL, RunBoard, preview
@@ -206,6 +207,7 @@ class LiveStreamHandler(AsyncCallbackHandler):
             weakref.WeakKeyDictionary()
         )
         self.internal_errors: list[str] = []
+        cell_watch.watch(self)
 
     def __repr__(self) -> str:
         return (
@@ -333,6 +335,15 @@ class LiveStreamHandler(AsyncCallbackHandler):
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         for run_id in self._task_runs.pop(task, ()):
             if run_id in self._runs:
+                self._end(run_id, status=INTERRUPTED, error="interrupted")
+
+    def cell_ended(self, interrupted: bool) -> None:
+        """After a cell (see cell_watch): if it was interrupted, its unfinished runs were too."""
+        if not interrupted:
+            return
+        key = _cell_key()
+        for run_id, (board, _run) in list(self._runs.items()):
+            if board.key == key:
                 self._end(run_id, status=INTERRUPTED, error="interrupted")
 
     def interrupt_all(self) -> None:

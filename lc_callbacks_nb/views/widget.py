@@ -106,10 +106,12 @@ class WidgetView(BoardView):
         self._evict()
         rows = []
         for row in self._rows.values():
+            # Fresh dicts: traitlets compares with ==, and rows are mutated in place.
+            row = dict(row)
             if refresh_text and row.get("status") not in FINAL_STATUSES and self._current_text:
                 text = self._current_text(row["id"])
                 if text:
-                    row = {**row, "text": text}
+                    row["text"] = text
             rows.append(row)
         if refresh_text:
             self._last_fresh = now
