@@ -56,6 +56,11 @@ calls are still serialized (by a re-entrant lock, which matters only for sync ``
 runs go on LangChain's own pool threads), but a slow handler now stalls the loop while it runs.
 
 An ``AsyncCallbackHandler`` does not need any of this: its coroutines already run on the loop.
+
+Known LangChain quirk (langchain-core 1.8): in an *async* run of a completion model (an ``LLM``,
+not a chat model), ``AsyncCallbackManager.on_llm_start`` calls only the inline handlers when
+there is at least one, so a non-inline handler attached next to a ``threadsafe()`` wrapper (which
+is inline) misses ``on_llm_start`` there. Chat models, and every other event, are unaffected.
 """
 
 from __future__ import annotations
