@@ -1,0 +1,217 @@
+"""Which handlers LangChain's configure hook adds to a run: global, cell-scoped, recorder.
+
+LangChain offers one extension point for "a handler on every run":
+``register_configure_hook(var, inheritable)``. Every callback manager it configures calls
+``var.get()`` and adds the result when it is not ``None``. There is no unregister, so this module
+registers its slots once per process and afterwards only flips what they return.
+
+Why the slots are not bare ``ContextVar`` s: a value ``set()`` in a kernel cell lives in the
+context that cell ran in. Async (top-level ``await``) cells run as their own asyncio task on a
+copied context, so a ``set()`` there vanishes when the cell ends; a ``threading.Thread`` starts
+with an empty context and never sees it at all. "On for this kernel" is process state, not
+context state, so:
+
+- ``GLOBAL`` and ``RECORDER`` are :class:`Slot` objects: ``get()`` returns a plain attribute,
+  the same answer in every task, cell and thread, and ``None`` (nothing attached, no cost)
+  when off. They implement the part of the ``ContextVar`` interface LangChain uses.
+- ``SCOPED`` (``%%lc_stream``) really is context state: "runs started by this cell". It is a
+  :class:`ScopedSlot` over a real ``ContextVar``: entered and reset in the same frame by the
+  rewritten cell (so tasks the cell creates inherit it, and the next cell does not), with a
+  process-wide kill switch for unload, and a fallback for bare threads started while the scope
+  is open (they have no context to inherit).
+
+``GLOBAL.get()`` yields to ``SCOPED``: in a ``%%lc_stream`` cell only the cell's handler is added,
+so a run gets one panel, with the cell's options.
+
+No IPython import here: the extension feeds in the cell number through :func:`set_current_cell`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from typing import Any
+
+_MISSING: Any = object()
+_SLOT_PREFIX = "lc_callbacks_nb."
+
+
+class Slot:
+    """A process-wide handler slot with the ``ContextVar.get`` interface LangChain calls."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.target: Any = None
+        self.yields_to: ScopedSlot | None = None
+
+    def get(self, default: Any = None) -> Any:
+        target = self.target
+        if target is None:
+            return default
+        if self.yields_to is not None and self.yields_to.get() is not None:
+            return default
+        return target
+
+    def set(self, target: Any) -> None:
+        self.target = target
+
+    def __repr__(self) -> str:
+        return f"<Slot {self.name} -> {type(self.target).__name__ if self.target else None}>"
+
+
+class ScopedSlot:
+    """The ``%%lc_stream`` handler of the current context (task / cell), if any."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.enabled = False  # unload flips this: stale contexts stop getting handlers
+        self._var: contextvars.ContextVar[Any] = contextvars.ContextVar(name)
+        self._open: list[Any] = []  # handlers of scopes open right now (any context)
+        self._lock = threading.Lock()
+
+    def get(self, default: Any = None) -> Any:
+        if not self.enabled:
+            return default
+        value = self._var.get(_MISSING)
+        if value is _MISSING:
+            # A context that never passed through a cell: a bare thread. Attribute its runs
+            # to the scope open right now, if any (the cell that is running started it).
+            with self._lock:
+                value = self._open[-1] if self._open else None
+        return default if value is None else value
+
+    def enter(self, handler: Any) -> contextvars.Token[Any]:
+        with self._lock:
+            self._open.append(handler)
+        return self._var.set(handler)
+
+    def exit(self, handler: Any, token: contextvars.Token[Any] | None) -> None:
+        with self._lock:
+            for i in range(len(self._open) - 1, -1, -1):
+                if self._open[i] is handler:
+                    del self._open[i]
+                    break
+        if token is not None:
+            try:
+                self._var.reset(token)
+            except ValueError:  # set in another context (a task): that copy is gone already
+                pass
+
+    def mark_cell(self) -> None:
+        """Called at the start of every cell: its context (and tasks it creates) has no scope."""
+        self._var.set(None)
+
+    def close_all(self) -> None:
+        with self._lock:
+            self._open.clear()
+
+    def __repr__(self) -> str:
+        return f"<ScopedSlot {self.name} enabled={self.enabled}>"
+
+
+class _CellSlot:
+    """Which cell (execution count) the current context belongs to."""
+
+    def __init__(self) -> None:
+        self._var: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+            "lc_callbacks_nb.cell", default=None
+        )
+        self.running: int | None = None  # the cell executing right now, for bare threads
+
+    def set(self, n: int | None) -> None:
+        self._var.set(n)
+        self.running = n
+
+    def get(self) -> int | None:
+        n = self._var.get()
+        return self.running if n is None else n
+
+
+def _find_registered(name: str) -> Any:
+    """A slot of ours already registered in this process (survives reimporting this module)."""
+    try:
+        from langchain_core.tracers.context import _configure_hooks
+    except ImportError:  # pragma: no cover - private name moved; we simply register anew
+        return None
+    for var, *_ in _configure_hooks:
+        if getattr(var, "name", None) == name and type(var).__name__ in ("Slot", "ScopedSlot"):
+            return var
+    return None
+
+
+def _register(slot: Any) -> Any:
+    from langchain_core.tracers.context import register_configure_hook
+
+    existing = _find_registered(slot.name)
+    if existing is not None:
+        return existing
+    register_configure_hook(slot, inheritable=True)
+    return slot
+
+
+# Registration order is the order LangChain adds the handlers: recorder, scoped, global.
+# Kept across `importlib.reload` of this module (module globals survive a reload).
+try:
+    RECORDER, SCOPED, GLOBAL, CELL  # type: ignore[used-before-def]  # noqa: B018
+except NameError:
+    RECORDER = _register(Slot(_SLOT_PREFIX + "recorder"))
+    SCOPED = _register(ScopedSlot(_SLOT_PREFIX + "scoped"))
+    GLOBAL = _register(Slot(_SLOT_PREFIX + "global"))
+    GLOBAL.yields_to = SCOPED
+    CELL = _CellSlot()
+
+
+def set_global(handler: Any) -> None:
+    GLOBAL.set(handler)
+
+
+def set_recorder(recorder: Any) -> None:
+    RECORDER.set(recorder)
+
+
+def set_current_cell(n: int | None) -> None:
+    """Start of a cell: tag this context with the cell number and clear any inherited scope."""
+    CELL.set(n)
+    SCOPED.mark_cell()
+
+
+def current_cell() -> int | None:
+    return CELL.get()
+
+
+def active_handlers() -> list[tuple[str, Any]]:
+    """What the configure hook would add to a run started in the current context, in order."""
+    out = []
+    for kind, slot in (("recorder", RECORDER), ("scoped", SCOPED), ("global", GLOBAL)):
+        handler = slot.get()
+        if handler is not None:
+            out.append((kind, handler))
+    return out
+
+
+class CellScope:
+    """One ``%%lc_stream`` cell: enter sets the scoped handler, exit restores; both idempotent."""
+
+    def __init__(self, handler: Any) -> None:
+        self.handler = handler
+        self._token: contextvars.Token[Any] | None = None
+        self._entered = False
+        self.value: Any = None
+
+    def enter(self) -> None:
+        if not self._entered:
+            self._entered = True
+            self._token = SCOPED.enter(self.handler)
+
+    def exit(self) -> None:
+        if self._entered:
+            self._entered = False
+            token, self._token = self._token, None
+            SCOPED.exit(self.handler, token)
+
+    def __enter__(self) -> CellScope:
+        self.enter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.exit()
