@@ -1,0 +1,45 @@
+"""``python -m lc_callbacks_nb enable|disable|status [--user | --sys-prefix] [--profile NAME]``.
+
+``enable`` makes new kernels load the extension (see ``autoload.py``); the default location is
+``--sys-prefix``: kernels of this environment only, so kernels of other environments, which may
+not have the package, never try to load it. ``--user`` uses the IPython profile folder
+(``$IPYTHONDIR/profile_<NAME>``), read by every kernel this user starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import autoload
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lc_callbacks_nb",
+        description="Load lc_callbacks_nb in every new IPython kernel (opt-in), or stop that.",
+    )
+    parser.add_argument("command", choices=["enable", "disable", "status"])
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", help="the IPython profile folder")
+    where.add_argument(
+        "--sys-prefix", action="store_true", help="{sys.prefix}/etc/ipython (default)"
+    )
+    parser.add_argument("--profile", default="default", help="IPython profile (with --user)")
+    args = parser.parse_args(argv)
+
+    if args.command == "status":
+        print(autoload.status(args.profile))
+        return 0
+    directory = autoload.user_dir(args.profile) if args.user else autoload.sys_prefix_dir()
+    try:
+        action = autoload.enable if args.command == "enable" else autoload.disable
+        print(action(directory))
+    except (autoload.AutoloadError, OSError) as exc:
+        print(f"lc_callbacks_nb: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
