@@ -1,6 +1,7 @@
 """LangChain callbacks, first-class in Jupyter: live run panels, safe sync handlers, magics."""
 
 from .handler import LiveStreamHandler
+from .threadsafe import threadsafe
 
 __version__ = "0.1.0"
 __all__ = [
@@ -10,15 +11,6 @@ __all__ = [
     "threadsafe",
     "unload_ipython_extension",
 ]
-
-
-def __getattr__(name: str):
-    # threadsafe lives in its own module; imported on first use.
-    if name == "threadsafe":
-        from .threadsafe import threadsafe
-
-        return threadsafe
-    raise AttributeError(name)
 
 
 def load_ipython_extension(ipython):

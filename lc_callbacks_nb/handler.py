@@ -28,6 +28,7 @@ from langchain_core.callbacks import AsyncCallbackHandler
 
 from . import cell_watch
 from .flush import FlushScheduler, get_scheduler
+from .inline import InlineHandlerMixin
 from .redact import redact
 from .runs import CHAIN, DONE, ERROR, INTERRUPTED, LLM, RETRIEVER, TOOL, RunBoard, preview
 from .tokens import token_pieces
@@ -148,7 +149,7 @@ class _Board:
             self.view.render(changes, live_runs=len(self.runs.live_runs()))
 
 
-class LiveStreamHandler(AsyncCallbackHandler):
+class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
     """Show every LLM run (and its chains, tools and retrievers) as a live panel.
 
     Args:
@@ -166,7 +167,8 @@ class LiveStreamHandler(AsyncCallbackHandler):
         clock: Monotonic clock, injectable for tests.
     """
 
-    run_inline = True  # our callbacks never block: call them where the event happens
+    # run_inline is True (InlineHandlerMixin): our callbacks never block, so LangChain calls
+    # them where the event happens.
     raise_error = False
 
     def __new__(cls, *args: Any, force_stream: bool = False, **kwargs: Any) -> LiveStreamHandler:
@@ -558,5 +560,10 @@ def _streaming_subclass(cls: type[LiveStreamHandler]) -> type[LiveStreamHandler]
     return type(
         f"Streaming{cls.__name__}",
         (cls, _StreamingMarker, _StreamingCallbackHandler),
-        {"tap_output_aiter": tap_output_aiter, "tap_output_iter": tap_output_iter},
+        {
+            "__module__": cls.__module__,
+            "__doc__": cls.__doc__,
+            "tap_output_aiter": tap_output_aiter,
+            "tap_output_iter": tap_output_iter,
+        },
     )

@@ -80,6 +80,8 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.callbacks import manager as _lc_manager
 
+from .inline import asked_by_async_llm_start
+
 __all__ = ["IDLE_SECONDS", "ThreadSafeHandler", "threadsafe"]
 
 IDLE_SECONDS = 1.0
@@ -199,8 +201,13 @@ def _shutdown_workers() -> None:
 class ThreadSafeHandler(BaseCallbackHandler):
     """Base of the classes ``threadsafe()`` builds; see the module docstring for the rules."""
 
-    run_inline = True
     inline: bool = False
+
+    @property
+    def run_inline(self) -> bool:
+        # Inline everywhere, except where LangChain would then skip every non-inline handler
+        # (see lc_callbacks_nb.inline); an inline=True wrapper asked to stay on the loop.
+        return self.inline or not asked_by_async_llm_start(sys._getframe(1))
 
     def __init__(self, handler: BaseCallbackHandler):
         self._handler = handler

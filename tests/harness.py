@@ -117,6 +117,7 @@ class KernelSession:
                     return
                 continue
             msg["_received"] = time.monotonic()
+            msg["_wall"] = time.time()  # comparable with time.time() stamps taken in the kernel
             parent = msg.get("parent_header", {}).get("msg_id", "")
             with self._lock:
                 self.iopub.append(msg)

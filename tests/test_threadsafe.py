@@ -407,7 +407,7 @@ def _extra_threads(baseline: set[int], wait: float) -> list[str]:
 
 
 def test_thousand_runs_leave_no_threads_behind(monkeypatch):
-    from lc_callbacks_nb import threadsafe as module
+    module = sys.modules["lc_callbacks_nb.threadsafe"]  # the module, not the function
 
     monkeypatch.setattr(module, "IDLE_SECONDS", 0.2)
     model = Streaming(messages=cycle(["x y z"]))
