@@ -30,8 +30,8 @@ from . import cell_watch
 from .flush import FlushScheduler, get_scheduler
 from .inline import InlineHandlerMixin
 from .redact import redact
-from .runs import CHAIN, DONE, ERROR, INTERRUPTED, LLM, RETRIEVER, TOOL, RunBoard, preview
-from .tokens import token_pieces
+from .runs import CHAIN, DONE, ERROR, INTERRUPTED, LLM, RETRIEVER, TOOL, Run, RunBoard, preview
+from .tokens import TEXT, token_pieces
 from .views import make_view, resolve_mode
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -129,6 +129,7 @@ class _Board:
         self.handler = handler
         self.key = key
         self.runs = RunBoard(key, clock=handler.clock)
+        self.clock = handler.clock
         self.view = make_view(
             handler._resolved_mode(),
             max_panels=handler.max_panels,
@@ -202,7 +203,8 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
         self.clock = clock
         self.scheduler = scheduler or get_scheduler()
         self._boards: dict[str, _Board] = {}
-        self._runs: dict[UUID, tuple[_Board, Any]] = {}
+        # run id -> (board, run, the run's text list): what the token hot path needs, at hand
+        self._runs: dict[UUID, tuple[_Board, Run, list[str]]] = {}
         self._lock = threading.RLock()
         self._mode_cache: str | None = None
         self._task_runs: weakref.WeakKeyDictionary[asyncio.Task[Any], set[UUID]] = (
@@ -282,7 +284,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
         run = board.runs.start(
             str(run_id), str(parent_run_id) if parent_run_id else None, kind, name, **fields
         )
-        self._runs[run_id] = (board, run)
+        self._runs[run_id] = (board, run, run.text[TEXT])
         self._watch_task(run_id)
         if not board.opened:
             with self.scheduler.lock:  # the view is created and shown on this thread, in this cell
@@ -304,7 +306,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
                 del _claims[run_id]
         if found is None:
             return
-        board, run = found
+        board, run, _text = found
         board.runs.finish(run, **outcome)
         # Drawn now, on the run's own thread, so the final state reaches the cell before it ends.
         self.scheduler.flush_now(board)
@@ -344,7 +346,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
         if not interrupted:
             return
         key = _cell_key()
-        for run_id, (board, _run) in list(self._runs.items()):
+        for run_id, (board, _run, _text) in list(self._runs.items()):
             if board.key == key:
                 self._end(run_id, status=INTERRUPTED, error="interrupted")
 
@@ -403,7 +405,6 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
             inputs=preview(prompts[0] if prompts else "", 300),
         )
 
-    @_guarded
     def on_llm_new_token(  # type: ignore[override]
         self,
         token: Any,
@@ -412,19 +413,28 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
         run_id: UUID,
         **kwargs: Any,
     ) -> None:
-        found = self._runs.get(run_id)
-        if found is None:
-            return
-        board, run = found
-        if type(token) is str and token:
-            board.runs.add_text(run, token)  # the common case, kept short
-        else:
-            pieces = token_pieces(token, chunk)
-            if not pieces:
-                return  # role, finish and usage chunks change nothing
-            board.runs.add_pieces(run, pieces)
-        if not board.scheduled:
-            self._wake(board)
+        # The hot path: kept flat (no decorator, no lock). One run's tokens come from one
+        # thread at a time, list.append is atomic, and RunBoard.collect slices up to a
+        # length it read once, so the flush thread never loses a piece.
+        try:
+            found = self._runs.get(run_id)
+            if found is None:
+                return
+            board, run, text = found
+            if token.__class__ is str and token:
+                text.append(token)
+                run.tokens += 1
+                if run.first_token_at is None:
+                    run.first_token_at = board.clock()
+            else:
+                pieces = token_pieces(token, chunk)
+                if not pieces:
+                    return  # role, finish and usage chunks change nothing
+                board.runs.add_pieces(run, pieces)
+            if not board.scheduled:
+                self._wake(board)
+        except Exception as exc:
+            self._internal_error(exc)
 
     @_guarded
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
@@ -531,7 +541,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
     ) -> None:
         found = self._runs.get(run_id)
         if found is not None:
-            board, run = found
+            board, run, _text = found
             board.runs.add_event(run, f"{name}: {preview(data, 300)}")
             self._wake(board)
 

@@ -152,17 +152,6 @@ class RunBoard:
     def get(self, run_id: str) -> Run | None:
         return self._live.get(run_id)
 
-    def add_text(self, run: Run, token: str) -> None:
-        """The hot path: one plain text token."""
-        with self.lock:
-            if run.status != RUNNING:
-                return
-            run.text[TEXT].append(token)
-            run.tokens += 1
-            if run.first_token_at is None:
-                run.first_token_at = self.clock()
-            self.dirty = True
-
     def add_pieces(self, run: Run, pieces: list[Piece]) -> None:
         with self.lock:
             if run.status != RUNNING:
@@ -235,11 +224,12 @@ class RunBoard:
                 update: dict[str, Any] = {}
                 for channel in CHANNELS:
                     pieces = run.text[channel]
-                    if len(pieces) > run.sent[channel]:
+                    end = len(pieces)  # read once: tokens may be appended meanwhile
+                    if end > run.sent[channel]:
                         update.setdefault("delta", {})[channel] = "".join(
-                            pieces[run.sent[channel] :]
+                            pieces[run.sent[channel] : end]
                         )
-                        run.sent[channel] = len(pieces)
+                        run.sent[channel] = end
                 if update or run.meta_changed or run.status != RUNNING:
                     update.update(run.metrics(now))
                 if run.meta_changed:
