@@ -10,7 +10,9 @@ cell (later runs are counted, not kept), ``PREVIEW_CHARS`` characters of model t
 
 A run belongs to the cell that started it: a child run to its parent's cell, a root run to
 ``cell_of_run()`` at start (the extension answers from a ContextVar set at the start of each cell,
-so a background task from an earlier cell keeps its own cell). No IPython import here.
+so a background task from an earlier cell keeps its own cell). ``cell_of_run()`` returns a cell
+number, or a ``(serial, number)`` key: cells run with ``store_history=False`` (nbval, some
+front-ends) share one execution count, and the serial keeps them apart. No IPython import here.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class RunRecord:
     parent_id: str | None
     kind: str  # chain | llm | chat model | tool | retriever
     name: str
-    cell: int | None
+    key: Any  # the cell: a number or a (serial, number) key
     started: float
     ended: float | None = None
     status: str = "running"  # running | ok | error
@@ -45,6 +47,10 @@ class RunRecord:
     usage: dict[str, int] = field(default_factory=dict)
     preview: str = ""
     children: list[RunRecord] = field(default_factory=list)
+
+    @property
+    def cell(self) -> int | None:
+        return _count(self.key)
 
     @property
     def duration(self) -> float | None:
@@ -69,10 +75,19 @@ class RunRecord:
 
 @dataclass
 class CellRuns:
-    cell: int | None
+    key: Any
     roots: list[RunRecord] = field(default_factory=list)
     count: int = 0
     dropped: int = 0
+
+    @property
+    def cell(self) -> int | None:
+        return _count(self.key)
+
+
+def _count(key: Any) -> int | None:
+    """The execution count shown for a cell key."""
+    return key[-1] if isinstance(key, tuple) else key
 
 
 def _name(serialized: dict[str, Any] | None, kwargs: dict[str, Any], fallback: str) -> str:
@@ -133,7 +148,7 @@ class RunRecorder(BaseCallbackHandler):
         self,
         max_cells: int = 20,
         max_runs_per_cell: int = 200,
-        cell_of_run: Callable[[], int | None] = lambda: None,
+        cell_of_run: Callable[[], Any] = lambda: None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.max_cells = max_cells
@@ -141,7 +156,7 @@ class RunRecorder(BaseCallbackHandler):
         self.cell_of_run = cell_of_run
         self.clock = clock
         self._lock = threading.Lock()
-        self._cells: OrderedDict[int | None, CellRuns] = OrderedDict()
+        self._cells: OrderedDict[Any, CellRuns] = OrderedDict()
         self._runs: dict[str, RunRecord] = {}  # only runs of cells still kept
 
     def __repr__(self) -> str:
@@ -181,17 +196,17 @@ class RunRecorder(BaseCallbackHandler):
         now = self.clock()
         with self._lock:
             parent = self._runs.get(pid) if pid else None
-            cell = parent.cell if parent is not None else self.cell_of_run()
-            cr = self._cells.get(cell)
+            key = parent.key if parent is not None else self.cell_of_run()
+            cr = self._cells.get(key)
             if cr is None:
-                cr = self._cells[cell] = CellRuns(cell)
+                cr = self._cells[key] = CellRuns(key)
                 self._evict()
             else:
-                self._cells.move_to_end(cell)
+                self._cells.move_to_end(key)
             if cr.count >= self.max_runs_per_cell or (pid and parent is None and cr.dropped):
                 cr.dropped += 1
                 return
-            rec = RunRecord(rid, pid, kind, _name(serialized, kwargs, kind), cell, now)
+            rec = RunRecord(rid, pid, kind, _name(serialized, kwargs, kind), key, now)
             cr.count += 1
             self._runs[rid] = rec
             (parent.children if parent is not None else cr.roots).append(rec)
@@ -267,14 +282,18 @@ class RunRecorder(BaseCallbackHandler):
     # -- reading -------------------------------------------------------------------------
     def cells(self) -> list[int | None]:
         with self._lock:
-            return list(self._cells)
+            return [_count(key) for key in self._cells]
 
     def view(self, cell: int | None = None) -> RunsView:
-        """The runs of ``cell``, or of the most recent cell that started any."""
+        """The runs of cell number ``cell`` (the latest such), or of the last cell that had any."""
         with self._lock:
-            if cell is None and self._cells:
-                cell = next(reversed(self._cells))
-            cr = self._cells.get(cell)
+            cr = None
+            for key in reversed(self._cells):
+                if cell is None or _count(key) == cell:
+                    cr = self._cells[key]
+                    break
+            if cell is None and cr is not None:
+                cell = cr.cell
             snapshot = _snapshot(cr) if cr is not None else None
             kept = len(self._cells)
         return RunsView(cell, snapshot, kept_cells=self.max_cells, known_cells=kept)
@@ -289,7 +308,7 @@ def _snapshot(cr: CellRuns) -> CellRuns:
             rec.parent_id,
             rec.kind,
             rec.name,
-            rec.cell,
+            rec.key,
             rec.started,
             rec.ended,
             rec.status,
@@ -300,7 +319,7 @@ def _snapshot(cr: CellRuns) -> CellRuns:
             [copy(c) for c in rec.children],
         )
 
-    return CellRuns(cr.cell, [copy(r) for r in cr.roots], cr.count, cr.dropped)
+    return CellRuns(cr.key, [copy(r) for r in cr.roots], cr.count, cr.dropped)
 
 
 # -- rendering ---------------------------------------------------------------------------

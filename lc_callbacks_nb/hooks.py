@@ -29,6 +29,7 @@ No IPython import here: the extension feeds in the cell number through :func:`se
 from __future__ import annotations
 
 import contextvars
+import itertools
 import threading
 from typing import Any
 
@@ -110,21 +111,26 @@ class ScopedSlot:
 
 
 class _CellSlot:
-    """Which cell (execution count) the current context belongs to."""
+    """Which cell the current context belongs to: a ``(serial, execution count)`` key.
+
+    The serial is unique per cell in this process (cells run with ``store_history=False``, as
+    nbval does, all share one execution count)."""
 
     def __init__(self) -> None:
-        self._var: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+        self._var: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
             "lc_callbacks_nb.cell", default=None
         )
-        self.running: int | None = None  # the cell executing right now, for bare threads
+        self._serial = itertools.count(1)
+        self.running: tuple[int, int] | None = None  # the cell executing now, for bare threads
 
-    def set(self, n: int | None) -> None:
-        self._var.set(n)
-        self.running = n
+    def set(self, n: int) -> None:
+        key = (next(self._serial), n)
+        self._var.set(key)
+        self.running = key
 
-    def get(self) -> int | None:
-        n = self._var.get()
-        return self.running if n is None else n
+    def get(self) -> tuple[int, int] | None:
+        key = self._var.get()
+        return self.running if key is None else key
 
 
 def _find_registered(name: str) -> Any:
@@ -169,13 +175,13 @@ def set_recorder(recorder: Any) -> None:
     RECORDER.set(recorder)
 
 
-def set_current_cell(n: int | None) -> None:
+def set_current_cell(n: int) -> None:
     """Start of a cell: tag this context with the cell number and clear any inherited scope."""
     CELL.set(n)
     SCOPED.mark_cell()
 
 
-def current_cell() -> int | None:
+def current_cell() -> tuple[int, int] | None:
     return CELL.get()
 
 

@@ -370,6 +370,13 @@ def test_lc_runs_errors_and_background_task_attribution(k, server):
     assert [d["preview"] for d in first] == ["started by an earlier cell"]
 
 
+def test_cells_without_history_are_still_told_apart(k):
+    # nbval runs cells with store_history=False: one execution count for all of them
+    for text in ("first unstored", "second unstored"):
+        k.wait(k.kc.execute(f"m.invoke({text!r});", store_history=False))
+    assert [d["preview"] for d in runs_json(k, "--json")] == ["second unstored"]
+
+
 def test_history_is_bounded(k):
     k.run("%config LCCallbacksNB.history_size = 2")
     counts = [k.run(f"m.invoke('h{i}');").reply["content"]["execution_count"] for i in range(3)]
