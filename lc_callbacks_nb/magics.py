@@ -107,7 +107,7 @@ class LCMagics(Magics):
             self.controller.stream_off()
         print(self.controller.status())
 
-    @magic_arguments()
+    @magic_arguments(name="%lc_stream")  # usage line reads %%lc_stream
     @_handler_options
     @cell_magic("lc_stream")
     def lc_stream_cell(self, line: str, cell: str) -> None:

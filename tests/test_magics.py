@@ -438,3 +438,45 @@ def test_unload_removes_everything(k):
     k.run("%load_ext lc_callbacks_nb")
     _, boards = cell(k, "m.invoke('loaded again');")
     assert len(llm_runs(boards)) == 1
+
+
+# -- the LangChain contract the slots rely on (no kernel) -----------------------------------
+def test_langchain_configure_hook_reads_our_slots_in_any_thread_and_task():
+    import asyncio
+    import threading
+
+    from langchain_core.callbacks import BaseCallbackHandler, CallbackManager
+
+    from lc_callbacks_nb import hooks
+
+    class Probe(BaseCallbackHandler):
+        pass
+
+    probe, scoped = Probe(), Probe()
+
+    def handlers() -> list:
+        return CallbackManager.configure().handlers
+
+    old = hooks.GLOBAL.target
+    hooks.set_global(probe)
+    try:
+        seen: list = []
+        t = threading.Thread(target=lambda: seen.append(handlers()))
+        t.start()
+        t.join()
+        assert probe in seen[0]
+
+        async def in_task():
+            return await asyncio.create_task(asyncio.to_thread(handlers))
+
+        assert probe in asyncio.run(in_task())
+        hooks.SCOPED.enabled = True
+        with hooks.CellScope(scoped):
+            inside = handlers()
+        assert scoped in inside and probe not in inside  # the global slot yields
+        assert probe in handlers() and scoped not in handlers()
+        hooks.set_global(None)
+        assert probe not in handlers()
+    finally:
+        hooks.set_global(old)
+        hooks.SCOPED.enabled = False
