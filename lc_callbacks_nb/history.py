@@ -28,6 +28,8 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 
+from .inline import InlineHandlerMixin
+
 PREVIEW_CHARS = 80
 ERROR_CHARS = 200
 
@@ -138,10 +140,12 @@ def _output_text(response: Any) -> str:
     return _text_of(getattr(gen, "text", "") or "")
 
 
-class RunRecorder(BaseCallbackHandler):
-    """Keeps a bounded run tree per cell. Thread-safe; O(1) per event."""
+class RunRecorder(InlineHandlerMixin, BaseCallbackHandler):
+    """Keeps a bounded run tree per cell. Thread-safe; O(1) per event.
 
-    run_inline = True
+    Inline (InlineHandlerMixin) except where that would take events from other handlers.
+    """
+
     raise_error = False
 
     def __init__(

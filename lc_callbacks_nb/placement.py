@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 
-from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 
 from lc_callbacks_nb.threadsafe import ThreadSafeHandler, overridden_callbacks
 
@@ -38,7 +38,13 @@ def describe_placement(handler: BaseCallbackHandler, *, sync_run: bool = False) 
         return f"serialized (threadsafe wrapper, worker thread lc-threadsafe-{name})"
 
     cls = type(handler)
-    names = overridden_callbacks(cls)
+    # AsyncCallbackHandler's own methods are async no-ops; a subclass that overrides its real
+    # callbacks with plain functions (as LiveStreamHandler does) runs those, not these.
+    names = [
+        n
+        for n in overridden_callbacks(cls)
+        if getattr(cls, n) is not getattr(AsyncCallbackHandler, n, None)
+    ]
     is_async = [inspect.iscoroutinefunction(getattr(cls, n)) for n in names]
     if names and all(is_async):
         kind = "async"

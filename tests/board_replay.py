@@ -8,6 +8,7 @@ Tests assert on the result, so what they check is what a browser would draw.
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,12 @@ class ReplayedBoard:
     ticks: int = 0
     state_updates: int = 0
     open_bytes: int = 0
+    archive: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def saved_texts(self) -> list[str]:
+        """Final texts as the durable state holds them (what a saved notebook shows)."""
+        rows = [r for r in self.state.get("runs", []) if r["kind"] == "llm"]
+        return [self.archive.get(r["id"], r.get("text", {})).get("text", "") for r in rows]
 
     def ordered(self, kind: str | None = "llm") -> list[ReplayedRun]:
         runs = [r for r in self.runs.values() if kind is None or r.fields.get("kind") == kind]
@@ -57,14 +64,21 @@ class ReplayedBoard:
 
     def apply_state(self, state: dict[str, Any]) -> None:
         self.state.update(state)
-        for row in state.get("runs", []) if "runs" in state else []:
+        for row in state.get("runs", []):
             run = self._run(row)
             run.fields.update({k: v for k, v in row.items() if k != "text"})
+            # rows carry text only for running runs: a refresh for views that missed deltas
             incoming = row.get("text") or {}
             for c in CHANNELS:
-                value = incoming.get(c, "")
-                if row.get("status") in FINAL or len(value) > len(run.text[c]):
-                    run.text[c] = value
+                if len(incoming.get(c, "")) > len(run.text[c]):
+                    run.text[c] = incoming[c]
+        if state.get("archive"):
+            # finished runs' final text: zlib-compressed JSON in a binary buffer
+            self.archive = json.loads(zlib.decompress(bytes(state["archive"])))
+        for run_id, text in self.archive.items():
+            run = self.runs.get(run_id)
+            if run is not None:
+                run.text.update({c: text.get(c, "") for c in CHANNELS})
 
     def apply_tick(self, msg: dict[str, Any]) -> None:
         for meta in msg.get("started", []):
@@ -94,7 +108,8 @@ def replay(messages: list[dict[str, Any]]) -> list[ReplayedBoard]:
         kind = msg["msg_type"]
         content = msg["content"]
         if kind == "comm_open":
-            state = content.get("data", {}).get("state", {})
+            state = _with_buffers(content.get("data", {}), msg)
+            state = state.get("state", {})
             if state.get("_anywidget_id", "").endswith("RunBoardWidget"):
                 board = ReplayedBoard(
                     content["comm_id"], msg["parent_header"].get("msg_id", ""), {}
@@ -109,8 +124,22 @@ def replay(messages: list[dict[str, Any]]) -> list[ReplayedBoard]:
             board.bytes += len(json.dumps(data).encode())
             if data.get("method") == "update":
                 board.state_updates += 1
-                board.apply_state(data.get("state", {}))
+                board.bytes += sum(len(b) for b in msg.get("buffers", []))
+                board.apply_state(_with_buffers(data, msg).get("state", {}))
             elif data.get("method") == "custom":
                 board.ticks += 1
                 board.apply_tick(data.get("content", {}))
     return list(boards.values())
+
+
+def _with_buffers(data: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
+    """Put a message's binary buffers back into its state at their buffer_paths."""
+    buffers = msg.get("buffers") or []
+    paths = data.get("buffer_paths") or []
+    if not buffers or not paths:
+        return data
+    state = dict(data.get("state", {}))
+    for path, buf in zip(paths, buffers, strict=False):
+        if len(path) == 1:
+            state[path[0]] = bytes(buf)
+    return {**data, "state": state}

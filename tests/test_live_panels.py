@@ -14,6 +14,7 @@ from board_replay import replay
 from harness import KernelSession
 
 from lc_callbacks_nb.server import LocalChatServer
+from lc_callbacks_nb.views.widget import saved_runs
 
 SETUP = """
 import asyncio, json
@@ -72,9 +73,8 @@ def test_concurrent_generations_rebuild_exactly(k, n):
     # the live deltas alone (without the final state) also rebuild the text
     assert all(run.deltas >= 1 for run in board.ordered())
     assert all(run["tokens"] > 0 for run in board.ordered())
-    # the saved state (the synced trait after the last update) holds every final text
-    state_texts = [row["text"]["text"] for row in board.state["runs"] if row["kind"] == "llm"]
-    assert state_texts == texts
+    # the durable state (synced traits after the last update) holds every final text
+    assert board.saved_texts() == texts
 
 
 def test_sync_cell_invoke_and_stream(k):
@@ -224,8 +224,10 @@ def test_saved_widget_state_holds_final_text(tmp_path, server):
     client.execute()
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     boards = [
-        s["state"] for s in state.values() if s["state"].get("_anywidget_id", "").endswith("Widget")
+        saved_runs(s)
+        for s in state.values()
+        if s["state"].get("_anywidget_id", "").endswith("RunBoardWidget")
     ]
-    texts = [row["text"]["text"] for b in boards for row in b.get("runs", [])]
+    texts = [row["text"]["text"] for rows in boards for row in rows]
     assert texts == ["saved one", "saved two"]
-    assert all(row["status"] == "done" for b in boards for row in b["runs"])
+    assert all(row["status"] == "done" for rows in boards for row in rows)

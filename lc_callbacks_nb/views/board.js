@@ -36,12 +36,20 @@ function mergeRow(run, row) {
     if (k === "text") continue;
     run[k] = v;
   }
+  // Rows carry text only for running runs (a refresh for views that missed deltas).
   const text = row.text || {};
   for (const c of CHANNELS) {
     const incoming = text[c] || "";
-    // Final text is the truth; a running row's text only helps a view that missed deltas.
-    if (FINAL.has(row.status) || incoming.length > run.text[c].length) run.text[c] = incoming;
+    if (incoming.length > run.text[c].length) run.text[c] = incoming;
   }
+}
+
+// The `archive` trait: zlib-compressed JSON {run id: {channel: final text}}.
+async function unpackArchive(data) {
+  if (!data || !data.byteLength) return {};
+  const bytes = new Uint8Array(data.buffer, data.byteOffset || 0, data.byteLength);
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return JSON.parse(await new Response(stream).text());
 }
 
 function render({ model, el }) {
@@ -59,6 +67,18 @@ function render({ model, el }) {
   const llmCount = () => [...runs.values()].filter((r) => r.kind === "llm").length;
   const tableMode = () => llmCount() > model.get("max_panels");
 
+  let archived = {}; // final texts, once unpacked
+
+  function applyArchived(id) {
+    const text = archived[id];
+    const run = runs.get(id);
+    if (!text || !run) return;
+    for (const c of CHANNELS) run.text[c] = text[c] || "";
+    dirtyRuns.add(id);
+    fullRefresh.add(id);
+    pendingText.delete(id);
+  }
+
   function loadState() {
     for (const row of model.get("runs") || []) {
       if (!runs.has(row.id)) {
@@ -69,8 +89,25 @@ function render({ model, el }) {
       dirtyRuns.add(row.id);
       fullRefresh.add(row.id);
       pendingText.delete(row.id);
+      applyArchived(row.id);
     }
     schedule(true);
+  }
+
+  let archiveVersion = 0;
+  async function loadArchive() {
+    const mine = ++archiveVersion;
+    let texts;
+    try {
+      texts = await unpackArchive(model.get("archive"));
+    } catch (err) {
+      console.warn("lc_callbacks_nb: could not read the final texts", err);
+      return;
+    }
+    if (mine !== archiveVersion) return; // a newer archive arrived meanwhile
+    archived = texts;
+    for (const id of Object.keys(archived)) applyArchived(id);
+    schedule();
   }
 
   function onTick(msg) {
@@ -321,12 +358,15 @@ function render({ model, el }) {
 
   model.on("msg:custom", onTick);
   model.on("change:runs", loadState);
+  model.on("change:archive", loadArchive);
   model.on("change:dropped", () => schedule());
   loadState();
+  loadArchive();
   return () => {
     if (timer) clearInterval(timer);
     model.off("msg:custom", onTick);
     model.off("change:runs", loadState);
+    model.off("change:archive", loadArchive);
   };
 }
 

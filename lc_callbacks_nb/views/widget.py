@@ -1,16 +1,22 @@
 """Widget view: one anywidget per cell, fed with deltas.
 
 Live traffic is custom messages (``model.send``) carrying only the text that is new since
-the previous flush, for every run of the board in one message. The synced ``runs`` trait
-is the durable state (what a saved notebook and a late view rebuild from): it is set when
-runs start or end, at most once per ``state_interval`` while runs are live, always when the
-last run ends, and refreshed with running runs' text every ``fresh_interval`` seconds.
+the previous flush, for every run of the board in one message. The synced traits are the
+durable state (what a saved notebook and a late view rebuild from): ``runs`` holds each
+run's facts, ``archive`` the final text of finished runs, zlib-compressed, so the text a
+view already received live is not sent again at full size (and saved notebooks stay
+small). They are set when runs start or end, at most once per ``state_interval`` while
+runs are live, always when the last run ends; running runs' text is refreshed into
+``runs`` every ``fresh_interval`` seconds for views that open mid-stream.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import pathlib
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +39,7 @@ class RunBoardWidget(anywidget.AnyWidget):
     max_panels = t.Int(8).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
     dropped = t.Int(0).tag(sync=True)  # finished runs evicted to bound memory
+    archive = t.Bytes(b"").tag(sync=True)  # zlib(JSON {run id: {channel: final text}})
 
     def _repr_mimebundle_(self, **kwargs: Any):  # type: ignore[override]
         # Deterministic text/plain twin: what nbval compares and what a plain viewer shows.
@@ -64,6 +71,8 @@ class WidgetView(BoardView):
         self._last_fresh = clock()
         self._state_pending = False
         self._dropped = 0
+        self._final: dict[str, dict[str, str]] = {}  # run id -> final text per channel
+        self._archive_dirty = False
         self.widget: RunBoardWidget | None = None
         self.messages_sent = 0
 
@@ -88,7 +97,8 @@ class WidgetView(BoardView):
                 if key not in ("delta", "final"):
                     row[key] = value
             if "final" in update:
-                row["text"] = update["final"]
+                self._final[run_id] = update["final"]
+                self._archive_dirty = True
             message_updates[run_id] = {k: v for k, v in update.items() if k != "final"}
         if changes.started or changes.finished:
             self._state_pending = True
@@ -120,6 +130,9 @@ class WidgetView(BoardView):
         with self.widget.hold_sync():  # one update message for every changed trait
             self.widget.runs = rows
             self.widget.dropped = self._dropped
+            if self._archive_dirty:
+                self.widget.archive = pack_archive(self._final)
+                self._archive_dirty = False
         self.messages_sent += 1
 
     def _evict(self) -> None:
@@ -133,4 +146,34 @@ class WidgetView(BoardView):
             if row.get("status") in FINAL_STATUSES and row.get("kind") == LLM
         ][:excess]:
             del self._rows[run_id]
+            self._final.pop(run_id, None)
+            self._archive_dirty = True
             self._dropped += 1
+
+
+def pack_archive(texts: dict[str, dict[str, str]]) -> bytes:
+    return zlib.compress(json.dumps(texts, separators=(",", ":")).encode(), 6)
+
+
+def unpack_archive(data: bytes | memoryview | str) -> dict[str, dict[str, str]]:
+    """The inverse of pack_archive; accepts the base64 text a saved notebook holds."""
+    if isinstance(data, str):
+        data = base64.b64decode(data)
+    return json.loads(zlib.decompress(bytes(data))) if data else {}
+
+
+def saved_runs(model_state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of a board as saved in a notebook's widget state, each with its final ``text``.
+
+    ``model_state`` is one entry of ``metadata.widgets[...]["state"]``: ``{"state": {...},
+    "buffers": [{"path": ["archive"], "data": base64, ...}]}``.
+    """
+    archive: bytes | str = b""
+    for buf in model_state.get("buffers", []):
+        if buf.get("path") == ["archive"]:
+            archive = buf["data"]
+    texts = unpack_archive(archive)
+    return [
+        {**row, "text": texts.get(row["id"], row.get("text", {}))}
+        for row in model_state["state"].get("runs", [])
+    ]

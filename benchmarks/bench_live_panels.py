@@ -1,0 +1,262 @@
+"""Live panel benchmarks, side by side in one real kernel. Ratios, not absolute times.
+
+1. Overhead: 10,000 streamed tokens from LangChain's GenericFakeChatModel, time with each
+   handler / time with no handler (median of alternating repetitions).
+2. Traffic: one 20,000-token stream at full speed: comm messages and bytes of our board
+   vs the naive ``ipywidgets.HTML.value += token``.
+3. Latency: token (kernel clock when LangChain emitted it) → IOPub message received by
+   the client (same machine, same clock), at a steady 200 tokens/s.
+
+Run: ``.venv/bin/python benchmarks/bench_live_panels.py`` (writes results/live_panels.json).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from board_replay import replay  # noqa: E402
+from harness import KernelSession  # noqa: E402
+
+SETUP = r"""
+import asyncio, itertools, time, json
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
+from lc_callbacks_nb import LiveStreamHandler
+
+N_TOKENS = {n_tokens}
+# Real English prose (Python's own help texts, in every install), so the compressed final
+# state is measured on text that compresses like model output, not on a repeated token.
+from pydoc_data.topics import topics as _topics
+_WORDS = " ".join(_topics[k] for k in sorted(_topics)).split()
+CONTENT = " ".join(_WORDS[: N_TOKENS // 2])  # GenericFakeChatModel: words + spaces = N tokens
+
+class NoopAsync(AsyncCallbackHandler):
+    async def on_llm_new_token(self, token, **kw): pass
+
+class NoopSync(BaseCallbackHandler):
+    def on_llm_new_token(self, token, **kw): pass
+
+class NoopSyncInline(BaseCallbackHandler):
+    run_inline = True
+    def on_llm_new_token(self, token, **kw): pass
+
+class NativeFake(GenericFakeChatModel):
+    # Stock GenericFakeChatModel streams asynchronously through run_in_executor(next): a
+    # thread hop per token even with no handler. This one yields on the loop, so the
+    # ratio shows the callback cost alone.
+    async def _astream(self, messages, stop=None, run_manager=None, **kw):
+        for chunk in self._stream(messages, stop=stop, run_manager=None, **kw):
+            yield chunk
+
+def fake(native=False):
+    cls = NativeFake if native else GenericFakeChatModel
+    return cls(messages=itertools.repeat(AIMessage(content=CONTENT)))
+
+async def timed(handlers, native=False):
+    model = fake(native)
+    t0 = time.perf_counter()
+    n = 0
+    async for _ in model.astream("go", config={{"callbacks": handlers}}):
+        n += 1
+    return time.perf_counter() - t0, n
+"""
+
+CONFIGS = {
+    "no handler": "[]",
+    "LiveStreamHandler (widget)": "[LiveStreamHandler()]",
+    "LiveStreamHandler (text, to a null stream)": "[text_handler]",
+    "no-op AsyncCallbackHandler": "[NoopAsync()]",
+    "no-op sync handler (executor)": "[NoopSync()]",
+    "no-op sync handler, run_inline": "[NoopSyncInline()]",
+}
+
+
+def bench_overhead(k: KernelSession, reps: int) -> dict[str, dict[str, float]]:
+    k.run(
+        "import io\n"
+        "from lc_callbacks_nb.views.text import TextView\n"
+        "text_handler = LiveStreamHandler(mode='text')\n"
+        "_null = io.StringIO()\n"
+        "import lc_callbacks_nb.views.text as _tv\n"
+        "_orig = _tv.TextView.stream\n"
+        "_tv.TextView.stream = property(lambda self: _null)\n"
+    )
+    results: dict[str, dict[str, float]] = {}
+    for native in (False, True):
+        ratios: dict[str, list[float]] = {name: [] for name in CONFIGS}
+        k.run(f"await timed([], native={native})")  # warm-up
+        for _ in range(reps):
+            # each repetition times every configuration back to back; the ratio to the same
+            # repetition's baseline cancels most of the machine's drift
+            times = {}
+            for name, handlers in CONFIGS.items():
+                code = f"_t, _n = await timed({handlers}, native={native})\n"
+                res = k.run(code + "print(json.dumps([_t, _n]))")
+                times[name] = json.loads(res.stdout.strip().splitlines()[-1])[0]
+            for name in CONFIGS:
+                ratios[name].append(times[name] / times["no handler"])
+        results["native" if native else "stock"] = {
+            name: statistics.median(r) for name, r in ratios.items()
+        }
+    k.run("_tv.TextView.stream = _orig")
+    return results
+
+
+def bench_traffic(k: KernelSession, fps: int) -> dict[str, float]:
+    start = len(k.iopub)
+    res = k.run(
+        f"h = LiveStreamHandler(fps={fps})\n"
+        "t0 = time.perf_counter()\n"
+        "chunks = [c.content async for c in fake().astream('go', config={'callbacks': [h]})]\n"
+        "print(json.dumps([time.perf_counter() - t0, len(''.join(chunks).encode())]))"
+    )
+    seconds, text_bytes = json.loads(res.stdout.strip().splitlines()[-1])
+    (board,) = replay(k.iopub[start:])
+    assert board.texts() == [json.loads(json.dumps(board.texts()[0]))]
+    ours = {
+        "seconds": seconds,
+        "text_bytes": text_bytes,
+        "messages": board.messages,
+        "bytes": board.bytes,
+        "open_bytes": board.open_bytes,
+        "message_budget": fps * seconds + 5,
+        "byte_budget": 1.5 * text_bytes + 400 * board.messages,
+    }
+    # The naive way: one ipywidgets.HTML whose value grows by each token.
+    start = len(k.iopub)
+    res = k.run(
+        "import ipywidgets\n"
+        "from IPython.display import display\n"
+        "class Naive(BaseCallbackHandler):\n"
+        "    run_inline = True\n"
+        "    def __init__(self): self.w = ipywidgets.HTML(); display(self.w)\n"
+        "    def on_llm_new_token(self, token, **kw): self.w.value += token\n"
+        "t0 = time.perf_counter()\n"
+        "chunks = [c async for c in fake().astream('go', config={'callbacks': [Naive()]})]\n"
+        "print(json.dumps(time.perf_counter() - t0))",
+        timeout=900,
+    )
+    naive_seconds = json.loads(res.stdout.strip().splitlines()[-1])
+    time.sleep(2)  # let the tail of IOPub arrive
+    msgs = [m for m in k.iopub[start:] if m["msg_type"] == "comm_msg"]
+    naive_bytes = sum(len(json.dumps(m["content"]["data"]).encode()) for m in msgs)
+    ours["naive_messages"] = len(msgs)
+    ours["naive_bytes"] = naive_bytes
+    ours["naive_seconds"] = naive_seconds
+    return ours
+
+
+def bench_latency(k: KernelSession, fps: int, tokens: int = 600) -> dict[str, float]:
+    start = len(k.iopub)
+    k.run(
+        "from langchain_core.outputs import ChatGenerationChunk\n"
+        "from langchain_core.messages import AIMessageChunk\n"
+        "class Stamp(BaseCallbackHandler):\n"
+        "    run_inline = True\n"
+        "    def __init__(self): self.at = []\n"
+        "    def on_llm_new_token(self, token, **kw):\n"
+        "        if token: self.at.append(time.time())\n"
+        "class Paced(GenericFakeChatModel):\n"
+        "    # one character per token, 200 tokens/s; LangChain stamps each via callbacks\n"
+        "    async def _astream(self, messages, stop=None, run_manager=None, **kw):\n"
+        f"        for i in range({tokens}):\n"
+        "            await asyncio.sleep(0.005)\n"
+        "            yield ChatGenerationChunk(message=AIMessageChunk(content='x'))\n"
+        "stamp = Stamp()\n"
+        "model = Paced(messages=iter([]))\n"
+        f"handlers = [stamp, LiveStreamHandler(fps={fps})]\n"
+        "async for _ in model.astream('go', config={'callbacks': handlers}):\n"
+        "    pass\n"
+        "print(json.dumps(stamp.at))",
+        timeout=300,
+    )
+    res_msgs = k.iopub[start:]
+    stamps = json.loads(
+        next(
+            m["content"]["text"]
+            for m in reversed(res_msgs)
+            if m["msg_type"] == "stream" and m["content"]["text"].startswith("[")
+        )
+    )
+    # map each tick's text to token indices: token i arrived in the tick whose cumulative
+    # text length first exceeds i
+    received: list[float] = []
+    for m in res_msgs:
+        if m["msg_type"] != "comm_msg":
+            continue
+        data = m["content"]["data"]
+        if data.get("method") != "custom":
+            continue
+        for upd in data["content"].get("updates", {}).values():
+            n = len(upd.get("delta", {}).get("text", ""))
+            received.extend([m["_wall"]] * n)  # client receipt time
+    lat = sorted(r - s for r, s in zip(received, stamps, strict=False))
+    q = statistics.quantiles(lat, n=100)
+    return {
+        "tokens": len(lat),
+        "p50_ms": 1000 * statistics.median(lat),
+        "p99_ms": 1000 * q[98],
+        "budget_ms": 1000 / fps + 20,
+    }
+
+
+def main() -> None:
+    fps = 20
+    results: dict[str, object] = {}
+    with KernelSession() as k:
+        k.run(SETUP.format(n_tokens=10_000))
+        results["overhead_ratio"] = bench_overhead(k, reps=11)
+    with KernelSession() as k:
+        k.run(SETUP.format(n_tokens=20_000))
+        results["traffic"] = bench_traffic(k, fps)
+    with KernelSession() as k:
+        k.run(SETUP.format(n_tokens=10))
+        results["latency"] = bench_latency(k, fps)
+    out = HERE / "results" / "live_panels.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(render(results))
+
+
+def render(r: dict) -> str:
+    lines = [
+        "| overhead, 10,000 tokens: time ÷ no handler (median) | stock GenericFakeChatModel "
+        "| native-async fake |",
+        "|---|---|---|",
+    ]
+    for name, ratio in r["overhead_ratio"]["stock"].items():
+        lines.append(f"| {name} | {ratio:.2f} | {r['overhead_ratio']['native'][name]:.2f} |")
+    t = r["traffic"]
+    lines += [
+        "",
+        "| 20,000-token stream at full speed | ours | naive `HTML.value += token` |",
+        "|---|---|---|",
+        f"| seconds | {t['seconds']:.2f} | {t['naive_seconds']:.2f} |",
+        f"| comm messages (budget fps×s+5 = {t['message_budget']:.0f}) | {t['messages']} "
+        f"| {t['naive_messages']} |",
+        f"| bytes (budget 1.5×text+400/msg = {t['byte_budget']:,.0f}) | {t['bytes']:,} "
+        f"| {t['naive_bytes']:,} |",
+        f"| text bytes | {t['text_bytes']:,} | |",
+        f"| widget open (JS+CSS, once per cell) | {t['open_bytes']:,} | |",
+    ]
+    lat = r["latency"]
+    lines += [
+        "",
+        f"| token → IOPub latency ({lat['tokens']} tokens at 200/s) | ms |",
+        "|---|---|",
+        f"| p50 | {lat['p50_ms']:.1f} |",
+        f"| p99 (budget 1/fps + 20 ms = {lat['budget_ms']:.0f}) | {lat['p99_ms']:.1f} |",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
