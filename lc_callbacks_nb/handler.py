@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import json
 import threading
 import time
 import warnings
@@ -42,6 +43,7 @@ _claims: dict[UUID, LiveStreamHandler] = {}
 _claims_lock = threading.Lock()
 
 _INTERRUPTS = (KeyboardInterrupt, asyncio.CancelledError)
+HIDDEN_TAG = "langsmith:hidden"  # LangChain/LangGraph's mark for internal runs
 
 
 def _guarded(method: F) -> F:
@@ -115,6 +117,20 @@ def _text_of(response: Any) -> str | None:
         return str(response.generations[0][0].text)
     except (AttributeError, IndexError, TypeError):
         return None
+
+
+def _tool_calls_of(response: Any) -> str | None:
+    """Tool calls of the final message, one ``name {args}`` line each, like streamed ones."""
+    try:
+        calls = response.generations[0][0].message.tool_calls
+    except (AttributeError, IndexError, TypeError):
+        return None
+    if not calls:
+        return None
+    return "".join(
+        f"\n{c.get('name', '?')} {json.dumps(c.get('args', {}), ensure_ascii=False)}"
+        for c in calls
+    )
 
 
 def _error_text(error: BaseException) -> str:
@@ -205,6 +221,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
         self._boards: dict[str, _Board] = {}
         # run id -> (board, run, the run's text list): what the token hot path needs, at hand
         self._runs: dict[UUID, tuple[_Board, Run, list[str]]] = {}
+        self._hidden: dict[UUID, UUID | None] = {}  # hidden run -> its shown parent
         self._lock = threading.RLock()
         self._mode_cache: str | None = None
         self._task_runs: weakref.WeakKeyDictionary[asyncio.Task[Any], set[UUID]] = (
@@ -278,6 +295,13 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
         name: str,
         **fields: Any,
     ) -> None:
+        if parent_run_id is not None:
+            # children of a hidden run hang from its nearest shown ancestor
+            parent_run_id = self._hidden.get(parent_run_id, parent_run_id)
+        if kind == CHAIN and HIDDEN_TAG in fields.get("tags", ()):
+            # framework plumbing (LangGraph's channel writes, branches): not worth a node
+            self._hidden[run_id] = parent_run_id
+            return
         if run_id in self._runs or not self._claim(run_id, parent_run_id):
             return
         board = self._board_for_new_run(parent_run_id)
@@ -300,6 +324,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
             self.scheduler.wake(board)
 
     def _end(self, run_id: UUID, **outcome: Any) -> None:
+        self._hidden.pop(run_id, None)
         found = self._runs.pop(run_id, None)
         with _claims_lock:
             if _claims.get(run_id) is self:
@@ -438,7 +463,13 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
 
     @_guarded
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
-        self._end(run_id, status=DONE, usage=_usage_of(response), final_text=_text_of(response))
+        self._end(
+            run_id,
+            status=DONE,
+            usage=_usage_of(response),
+            final_text=_text_of(response),
+            final_tool_args=_tool_calls_of(response),
+        )
 
     @_guarded
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]

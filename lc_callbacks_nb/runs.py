@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .redact import redact
-from .tokens import CHANNELS, TEXT, Piece
+from .tokens import CHANNELS, TEXT, TOOL_ARGS, Piece
 
 RUNNING = "running"
 DONE = "done"
@@ -26,7 +26,7 @@ FINAL_STATUSES = (DONE, ERROR, INTERRUPTED)
 # Kinds of run a board shows; "llm" covers chat models and completion models alike.
 LLM, CHAIN, TOOL, RETRIEVER = "llm", "chain", "tool", "retriever"
 
-PREVIEW_CHARS = 2000
+PREVIEW_CHARS = 100_000  # the view clips at 1,500 and offers the rest on click
 
 
 def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
@@ -66,6 +66,7 @@ class Run:
     sent: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANNELS, 0))
     meta_changed: bool = True
     is_new: bool = True
+    reset: bool = False  # the text channel was replaced after some of it was sent
 
     def full(self, channel: str = TEXT) -> str:
         return "".join(self.text[channel])
@@ -178,6 +179,7 @@ class RunBoard:
         outputs: str = "",
         error: str = "",
         final_text: str | None = None,
+        final_tool_args: str | None = None,
     ) -> bool:
         """End a run. Returns False if it had already ended (a late or duplicate event)."""
         with self.lock:
@@ -190,9 +192,11 @@ class RunBoard:
             run.error = error
             if final_text is not None and final_text != run.full(TEXT):
                 # Not streamed (or streamed differently): the result is the truth.
+                run.reset = run.sent[TEXT] > 0  # views must replace, not append
                 run.text[TEXT] = [final_text]
                 run.sent[TEXT] = 0
-                run.meta_changed = True
+            if final_tool_args and not run.text[TOOL_ARGS]:
+                run.text[TOOL_ARGS] = [final_tool_args]  # tool calls of a run that did not stream
             run.meta_changed = True
             self._live.pop(run.id, None)
             self._done.append(run)
@@ -230,6 +234,9 @@ class RunBoard:
                             pieces[run.sent[channel] : end]
                         )
                         run.sent[channel] = end
+                if run.reset and "delta" in update:
+                    update["reset"] = True
+                    run.reset = False
                 if update or run.meta_changed or run.status != RUNNING:
                     update.update(run.metrics(now))
                 if run.meta_changed:

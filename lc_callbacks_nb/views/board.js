@@ -52,6 +52,25 @@ async function unpackArchive(data) {
   return JSON.parse(await new Response(stream).text());
 }
 
+// Long tool inputs/outputs: the first CLIP characters, and a button for the rest.
+const CLIP = 1500;
+function showClipped(pre, text) {
+  if (pre.dataset.full === text) return;
+  pre.dataset.full = text;
+  if (text.length <= CLIP || pre.dataset.expanded === "1") {
+    pre.textContent = text;
+    return;
+  }
+  pre.textContent = text.slice(0, CLIP) + "… ";
+  const more = h("button", "lcnb-more", `show all ${text.length.toLocaleString()} characters`);
+  more.addEventListener("click", (ev) => {
+    ev.stopPropagation();
+    pre.dataset.expanded = "1";
+    pre.textContent = pre.dataset.full;
+  });
+  pre.append(more);
+}
+
 function render({ model, el }) {
   const runs = new Map(); // id -> run
   const nodes = new Map(); // id -> {root, ...element refs}
@@ -248,8 +267,8 @@ function render({ model, el }) {
       n.reasoning.style.display = run.text.reasoning ? "" : "none";
       n.tools.style.display = run.text.tool_args ? "" : "none";
     } else {
-      n.inputs.textContent = run.inputs ? `in: ${run.inputs}` : "";
-      n.outputs.textContent = run.outputs ? `out: ${run.outputs}` : "";
+      showClipped(n.inputs, run.inputs ? `in: ${run.inputs}` : "");
+      showClipped(n.outputs, run.outputs ? `out: ${run.outputs}` : "");
       n.events.textContent = (run.events || []).join("\n");
       if (FINAL.has(run.status) && !n.root.dataset.userToggled && run.status !== "error") n.root.open = false;
     }
