@@ -204,6 +204,8 @@ function render({ model, el }) {
     const model_ = h("span", "lcnb-model", run.model || "");
     const tags = h("span", "lcnb-tags", (run.tags || []).map((t) => `#${t}`).join(" "));
     head.append(status, name, model_, tags);
+    // The prompt's first words, so concurrent panels are told apart at a glance.
+    const prompt = h("div", "lcnb-prompt", run.inputs ? `› ${firstWords(run.inputs, 16)}` : "");
     const metrics = h("div", "lcnb-metrics");
     const text = h("pre", "lcnb-text");
     text.textContent = run.text.text;
@@ -218,7 +220,7 @@ function render({ model, el }) {
     toolText.textContent = run.text.tool_args.replace(/^\n/, "");
     tools.append(toolText);
     const error = h("div", "lcnb-error");
-    box.append(head, metrics, text, reasoning, tools, error);
+    box.append(head, prompt, metrics, text, reasoning, tools, error);
     return { root: box, status, metrics, text, reasoning, reasoningText, tools, toolText, error, head };
   }
 
