@@ -190,7 +190,14 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
 
     def __new__(cls, *args: Any, force_stream: bool = False, **kwargs: Any) -> LiveStreamHandler:
         if force_stream and not issubclass(cls, _StreamingMarker):
-            cls = _streaming_subclass(cls)
+            try:
+                cls = _streaming_subclass(cls)
+            except ImportError as exc:  # LangChain moved the marker: say so, keep working
+                warnings.warn(
+                    f"lc_callbacks_nb: force_stream is unavailable with this LangChain ({exc}); "
+                    "panels show each model's final text when it ends",
+                    stacklevel=2,
+                )
         return super().__new__(cls)
 
     def __init__(
@@ -530,6 +537,13 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
     @_guarded
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
         content = getattr(output, "content", output)
+        if getattr(output, "status", None) == "error":
+            # handle_tool_error / handle_validation_error: LangChain ends the run "normally"
+            # with an error ToolMessage; the panel should still say it failed.
+            text = preview(content, 300).strip()
+            first = text.splitlines()[0] if text else "tool error"
+            self._end(run_id, status=ERROR, outputs=preview(content), error=first)
+            return
         self._end(run_id, status=DONE, outputs=preview(content))
 
     @_guarded
@@ -564,12 +578,18 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
 
     @_guarded
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
-        self._end(run_id, status=ERROR, error=_error_text(error))
+        status = INTERRUPTED if isinstance(error, _INTERRUPTS) else ERROR
+        self._end(run_id, status=status, error=_error_text(error))
 
     @_guarded
     def on_custom_event(  # type: ignore[override]
         self, name: str, data: Any, *, run_id: UUID, **kwargs: Any
     ) -> None:
+        if run_id in self._hidden:  # sent from plumbing: show it on the nearest shown run
+            shown = self._hidden[run_id]
+            if shown is None:
+                return
+            run_id = shown
         found = self._runs.get(run_id)
         if found is not None:
             board, run, _text = found

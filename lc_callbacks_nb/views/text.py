@@ -72,7 +72,8 @@ class TextView(BoardView):
         final = update.get("final", {})
         if final.get(TOOL_ARGS):
             self._switch_to(run_id)
-            self._write(f"\n[tool calls] {final[TOOL_ARGS].strip()}")
+            calls = final[TOOL_ARGS].strip()
+            self._write(("" if self._at_line_start else "\n") + f"[tool calls] {calls}")
         if status == DONE and label.startswith("tool:") and update.get("outputs"):
             self._switch_to(run_id)
             self._write(f"[{label} → {update['outputs']}]")
