@@ -64,6 +64,7 @@ def test_panel_streams_while_cell_runs_then_done_and_error(page: LabPage, lab, c
             "res.generations[0][0].text == "
             f"{LONG!r}",
             'await chat(live).agenerate([[HumanMessage("long")]])',
+            'await chat(live).agenerate([[HumanMessage("long")]])',
         ],
         base_url=chat_server.base_url,
     )
@@ -127,6 +128,14 @@ def test_panel_streams_while_cell_runs_then_done_and_error(page: LabPage, lab, c
     # the traceback is in the cell too (the error reached the user unchanged)
     assert page.cell(2).locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() >= 1
     page.shot(2, "lab-error.png")
+
+    # The connection drops after 12 tokens: the text so far stays, and the panel says error.
+    chat_server.inject_fault("disconnect", after_tokens=12)
+    page.run_cell(3, allow_error=True)
+    assert page.statuses(3) == ["error"]
+    [partial] = page.panel_texts(3)
+    assert partial == "".join(tokenize(LONG)[:12]), partial
+    assert page.panels(3).first.locator("div.lcnb-error").inner_text().strip()
     assert not page.foreign_requests(), page.foreign_requests()
 
 
