@@ -119,6 +119,14 @@ def _text_of(response: Any) -> str | None:
         return None
 
 
+def _is_finish_chunk(chunk: Any) -> bool:
+    """The chunk that closes a model's stream (it carries a finish reason)."""
+    message = getattr(chunk, "message", None)
+    meta = getattr(message, "response_metadata", None) or {}
+    info = getattr(chunk, "generation_info", None) or {}
+    return bool(meta.get("finish_reason") or info.get("finish_reason"))
+
+
 def _tool_calls_of(response: Any) -> str | None:
     """Tool calls of the final message, one ``name {args}`` line each, like streamed ones."""
     try:
@@ -460,9 +468,12 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
                     run.first_token_at = board.clock()
             else:
                 pieces = token_pieces(token, chunk)
-                if not pieces:
-                    return  # role, finish and usage chunks change nothing
-                board.runs.add_pieces(run, pieces)
+                if pieces:
+                    board.runs.add_pieces(run, pieces)
+                elif _is_finish_chunk(chunk):
+                    board.runs.stream_finished(run)
+                else:
+                    return  # role and usage chunks change nothing
             if not board.scheduled:
                 self._wake(board)
         except Exception as exc:

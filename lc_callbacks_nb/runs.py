@@ -67,18 +67,23 @@ class Run:
     meta_changed: bool = True
     is_new: bool = True
     reset: bool = False  # the text channel was replaced after some of it was sent
+    # When the model's stream finished (its finish chunk). agenerate ends all its runs
+    # together, after the slowest: a short run's figures stop here, not at that end.
+    stream_done_at: float | None = None
 
     def full(self, channel: str = TEXT) -> str:
         return "".join(self.text[channel])
 
     def metrics(self, now: float) -> dict[str, Any]:
-        end = self.ended_at if self.ended_at is not None else now
+        end = self.stream_done_at or (self.ended_at if self.ended_at is not None else now)
         out: dict[str, Any] = {"tokens": self.tokens, "elapsed": round(end - self.started_at, 3)}
         if self.first_token_at is not None:
             out["ttft"] = round(self.first_token_at - self.started_at, 3)
             span = end - self.first_token_at
             if span > 0 and self.tokens > 1:
                 out["tps"] = round((self.tokens - 1) / span, 1)
+        if self.stream_done_at is not None:
+            out["streamed"] = True
         return out
 
     def meta(self) -> dict[str, Any]:
@@ -163,6 +168,13 @@ class RunBoard:
             if run.first_token_at is None:
                 run.first_token_at = self.clock()
             self.dirty = True
+
+    def stream_finished(self, run: Run) -> None:
+        with self.lock:
+            if run.stream_done_at is None and run.status == RUNNING:
+                run.stream_done_at = self.clock()
+                run.meta_changed = True
+                self.dirty = True
 
     def add_event(self, run: Run, line: str) -> None:
         with self.lock:

@@ -231,3 +231,18 @@ def test_saved_widget_state_holds_final_text(tmp_path, server):
     texts = [row["text"]["text"] for rows in boards for row in rows]
     assert texts == ["saved one", "saved two"]
     assert all(row["status"] == "done" for rows in boards for row in rows)
+
+
+def test_short_run_figures_stop_at_its_own_stream_end(k):
+    """agenerate ends every run after the slowest; a short run's timing must not wait for it."""
+    with LocalChatServer(echo=True, token_delay=0.02) as slow:
+        short, long_ = "a b", " ".join(f"w{i}" for i in range(40))
+        _result, boards = run_cell(
+            k,
+            f"m = ChatOpenAI(base_url={slow.base_url!r}, api_key='x', streaming=True,"
+            " callbacks=[live])\n"
+            f"res = await m.agenerate([[HumanMessage({short!r})], [HumanMessage({long_!r})]])",
+        )
+    first, second = boards[0].ordered()
+    assert first.fields.get("streamed") and second.fields.get("streamed")
+    assert first["elapsed"] < second["elapsed"] / 3  # ~3 tokens vs ~80 tokens at 20 ms

@@ -174,7 +174,8 @@ function render({ model, el }) {
 
   // ---- drawing --------------------------------------------------------------------
   function statusBadge(run) {
-    return h("span", `lcnb-status lcnb-${run.status}`, run.status === "running" ? (run.kind === "llm" ? "streaming" : "running") : run.status);
+    const label = run.status === "running" ? (run.kind === "llm" ? "streaming" : "running") : run.status;
+    return h("span", `lcnb-status lcnb-st-${run.status}`, label);
   }
 
   function metricsText(run) {
@@ -184,8 +185,10 @@ function render({ model, el }) {
       parts.push(`${run.tokens || 0} tokens`);
       if (run.tps !== undefined) parts.push(`${run.tps} tok/s`);
     }
-    const elapsed = FINAL.has(run.status) ? run.elapsed : (performance.now() - run.localStart) / 1000;
-    parts.push(fmtSeconds(Math.max(elapsed || 0, run.elapsed || 0)));
+    // Local clock while running; the kernel's figure once the run (or its stream) ended.
+    const frozen = FINAL.has(run.status) || run.streamed;
+    const elapsed = frozen ? run.elapsed : (performance.now() - run.localStart) / 1000;
+    parts.push(fmtSeconds(frozen ? elapsed || 0 : Math.max(elapsed || 0, run.elapsed || 0)));
     if (run.usage) {
       const u = run.usage;
       const inp = u.input_tokens ?? u.prompt_tokens;
@@ -365,10 +368,10 @@ function render({ model, el }) {
     dirtyRuns.clear();
     fullRefresh.clear();
     // Tick elapsed time locally while anything runs; stop as soon as nothing does.
-    const running = [...runs.values()].some((r) => !FINAL.has(r.status));
+    const running = [...runs.values()].some((r) => !FINAL.has(r.status) && !r.streamed);
     if (running && !timer) {
       timer = setInterval(() => {
-        for (const [id, run] of runs) if (!FINAL.has(run.status)) dirtyRuns.add(id);
+        for (const [id, run] of runs) if (!FINAL.has(run.status) && !run.streamed) dirtyRuns.add(id);
         schedule();
       }, 250);
     } else if (!running && timer) {
