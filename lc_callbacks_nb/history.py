@@ -215,7 +215,13 @@ class RunRecorder(InlineHandlerMixin, BaseCallbackHandler):
             self._runs[rid] = rec
             (parent.children if parent is not None else cr.roots).append(rec)
 
-    def _end(self, run_id: UUID, error: BaseException | None = None, response: Any = None) -> None:
+    def _end(
+        self,
+        run_id: UUID,
+        error: BaseException | str | None = None,
+        response: Any = None,
+        preview: str = "",
+    ) -> None:
         now = self.clock()
         with self._lock:
             rec = self._runs.get(str(run_id))
@@ -224,9 +230,12 @@ class RunRecorder(InlineHandlerMixin, BaseCallbackHandler):
             rec.ended = now
             if error is not None:
                 rec.status = "error"
-                rec.error = f"{type(error).__name__}: {error}"[:ERROR_CHARS]
+                text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+                rec.error = text[:ERROR_CHARS]
             else:
                 rec.status = "ok"
+            if preview and not rec.preview:
+                rec.preview = preview[:PREVIEW_CHARS]
             if response is not None:
                 rec.usage = _usage_of(response)
                 if not rec.preview:
@@ -266,10 +275,18 @@ class RunRecorder(InlineHandlerMixin, BaseCallbackHandler):
         self._end(run_id)
 
     def on_tool_end(self, output, *, run_id, **kw):
-        self._end(run_id)
+        content = str(getattr(output, "content", output))
+        if getattr(output, "status", None) == "error":
+            # a tool that handled its own error: the run ends normally, but it failed
+            self._end(
+                run_id, error=content.strip().splitlines()[0] if content.strip() else "tool error"
+            )
+        else:
+            self._end(run_id, preview=content)
 
     def on_retriever_end(self, documents, *, run_id, **kw):
-        self._end(run_id)
+        n = len(documents)
+        self._end(run_id, preview=f"{n} document{'' if n == 1 else 's'}")
 
     def on_llm_error(self, error, *, run_id, **kw):
         self._end(run_id, error=error)
