@@ -48,6 +48,9 @@ def unload(shell: Any) -> None:
     if ctl is not None:
         ctl.uninstall()
     _sweep(shell)
+    from . import cell_watch
+
+    cell_watch.uninstall()  # a LiveStreamHandler used afterwards installs it again
     if not _controllers:
         hooks.set_global(None)
         hooks.set_recorder(None)

@@ -243,7 +243,6 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
             weakref.WeakKeyDictionary()
         )
         self.internal_errors: list[str] = []
-        cell_watch.watch(self)
 
     def __repr__(self) -> str:
         return (
@@ -286,6 +285,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
             board = self._boards.get(key)
             if board is None:
                 self._retire_idle_boards(keep=key)
+                cell_watch.watch(self)  # (re)installs the post_run_cell hook if it is gone
                 board = _Board(self, key)
                 self._boards[key] = board
             return board

@@ -246,3 +246,18 @@ def test_short_run_figures_stop_at_its_own_stream_end(k):
     first, second = boards[0].ordered()
     assert first.fields.get("streamed") and second.fields.get("streamed")
     assert first["elapsed"] < second["elapsed"] / 3  # ~3 tokens vs ~80 tokens at 20 ms
+
+
+def test_unload_removes_the_cell_watch_hook(k):
+    result, _ = run_cell(
+        k,
+        "%load_ext lc_callbacks_nb\n"
+        "r = await chat(live).ainvoke('installs the watch')\n"
+        "from lc_callbacks_nb import cell_watch\n"
+        "ip = get_ipython()\n"
+        "before = cell_watch._post_run_cell in ip.events.callbacks['post_run_cell']\n"
+        "%unload_ext lc_callbacks_nb\n"
+        "after = cell_watch._post_run_cell in ip.events.callbacks['post_run_cell']\n"
+        "print(before, after)",
+    )
+    assert result.stdout.strip().splitlines()[-1] == "True False"

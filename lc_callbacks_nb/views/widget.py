@@ -22,7 +22,6 @@ from typing import Any
 
 import anywidget
 import traitlets as t
-from anywidget._util import repr_mimebundle
 
 from ..runs import FINAL_STATUSES, LLM, Changes
 from .base import BoardView
@@ -41,9 +40,16 @@ class RunBoardWidget(anywidget.AnyWidget):
     dropped = t.Int(0).tag(sync=True)  # finished runs evicted to bound memory
     archive = t.Bytes(b"").tag(sync=True)  # zlib(JSON {run id: {channel: final text}})
 
-    def _repr_mimebundle_(self, **kwargs: Any):  # type: ignore[override]
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
         # Deterministic text/plain twin: what nbval compares and what a plain viewer shows.
-        return repr_mimebundle(model_id=self.model_id, repr_text=self.plain_text())
+        return {
+            "text/plain": self.plain_text(),
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2,
+                "version_minor": 1,
+                "model_id": self.model_id,
+            },
+        }
 
     def plain_text(self) -> str:
         return "LangChain live runs (widget view: needs a Jupyter front-end with ipywidgets)"
