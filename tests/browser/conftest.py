@@ -5,15 +5,17 @@
 - ``lab``: ``jupyter lab`` from this venv on 127.0.0.1 and a free port, with a temporary root
   dir, workspaces dir, config/runtime/data/IPython/settings dirs, and user settings that keep
   the news pop-up away and make a save write widget state. Killed (process group) at the end.
+- ``notebook7``: ``python -m notebook`` (Jupyter Notebook 7), started the same way.
 - ``chat_server``: the embedded OpenAI-compatible server, run in *this* process, so tests can
   inject faults and count requests; the notebooks' kernels reach it over HTTP.
 - ``browser`` / ``new_page``: one Chromium per session, a fresh context per page, recording
-  every request URL, console error and page error.
+  every request URL, console error and page error. ``nb7_page``: one such page on ``notebook7``.
 - ``LabPage``: the few notebook gestures the tests need (open, run a cell, save, read panels).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -36,6 +38,7 @@ from labkit import (
     SERVER_START_TIMEOUT,
     Lab,
     LabPage,
+    NotebookPage,
 )
 
 from lc_callbacks_nb.server import LocalChatServer
@@ -102,9 +105,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def lab() -> Iterator[Lab]:
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="lcnb-lab-"))
+def _serve(app: str) -> Iterator[Lab]:
+    """Run ``python -m <app>`` (``jupyterlab`` or ``notebook``) from this venv until closed."""
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f"lcnb-{app}-"))
     dirs = {
         name: tmp / name
         for name in ("root", "workspaces", "config", "runtime", "data", "ipython", "settings")
@@ -127,16 +130,20 @@ def lab() -> Iterator[Lab]:
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("OPENAI_API_KEY", None)  # the notebooks must talk to the embedded server only
+    app_class, home = {
+        "jupyterlab": ("LabApp", "/lab"),
+        "notebook": ("JupyterNotebookApp", "/tree"),
+    }[app]
     port = _free_port()
-    log = tmp / "lab.log"
+    log = tmp / f"{app}.log"
     cmd = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable, "-m", app,
         "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
         "--ServerApp.port_retries=0",
         "--IdentityProvider.token=", "--ServerApp.password=",
         f"--ServerApp.root_dir={dirs['root']}",
-        f"--LabApp.workspaces_dir={dirs['workspaces']}",
-        f"--LabApp.user_settings_dir={dirs['settings']}",
+        f"--{app_class}.workspaces_dir={dirs['workspaces']}",
+        f"--{app_class}.user_settings_dir={dirs['settings']}",
     ]  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -148,19 +155,30 @@ def lab() -> Iterator[Lab]:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{server.log_tail()}")
+                pytest.fail(f"python -m {app} exited with {proc.returncode}:\n{server.log_tail()}")
             try:
                 urllib.request.urlopen(server.url + "/api/status", timeout=10).read()
-                urllib.request.urlopen(server.url + "/lab", timeout=10).read()
+                urllib.request.urlopen(server.url + home, timeout=10).read()
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"jupyter lab did not answer in time:\n{server.log_tail()}")
+                    pytest.fail(f"python -m {app} did not answer in time:\n{server.log_tail()}")
                 time.sleep(0.25)
         yield server
     finally:
         _kill_group(proc)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    yield from _serve("jupyterlab")
+
+
+@pytest.fixture(scope="session")
+def notebook7() -> Iterator[Lab]:
+    """Jupyter Notebook 7 (``python -m notebook``), set up like ``lab``."""
+    yield from _serve("notebook")
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -193,8 +211,8 @@ def chat_server() -> Iterator[LocalChatServer]:
 # -- pages --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def new_page(browser: Any, lab: Lab) -> Iterator[Any]:
+@contextlib.contextmanager
+def _pages(browser: Any, server: Lab, page_class: type[LabPage]) -> Iterator[Any]:
     """A factory of fresh pages (own context: no shared storage); all closed at the end."""
     contexts = []
     pages: list[LabPage] = []
@@ -204,7 +222,7 @@ def new_page(browser: Any, lab: Lab) -> Iterator[Any]:
         ctx.set_default_timeout(CELL_TIMEOUT * 1000)
         contexts.append(ctx)
         page = ctx.new_page()
-        lp = LabPage(page=page, lab=lab)
+        lp = page_class(page=page, lab=server)
         pages.append(lp)
         page.on("request", lambda r: lp.requests.append(r.url))
         page.on("pageerror", lambda e: lp.errors.append(f"pageerror: {e}"))
@@ -220,6 +238,19 @@ def new_page(browser: Any, lab: Lab) -> Iterator[Any]:
     for lp in pages:
         if lp.errors:  # shown with the captured output of a failing test
             print("browser errors:", *lp.errors, sep="\n  ")
+
+
+@pytest.fixture
+def new_page(browser: Any, lab: Lab) -> Iterator[Any]:
+    with _pages(browser, lab, LabPage) as make:
+        yield make
+
+
+@pytest.fixture
+def nb7_page(browser: Any, notebook7: Lab) -> Iterator[NotebookPage]:
+    """One page of Jupyter Notebook 7 (same gestures as ``page``; opens /notebooks/NAME)."""
+    with _pages(browser, notebook7, NotebookPage) as make:
+        yield make()
 
 
 @pytest.fixture

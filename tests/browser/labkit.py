@@ -87,6 +87,8 @@ class LabPage:
     lab: Lab
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # ?reset: a clean workspace, so no tab of an earlier page reopens behind this one.
+    open_path = "/lab/tree/{name}?reset"
 
     # -- locators
     @property
@@ -104,8 +106,8 @@ class LabPage:
 
     # -- gestures
     def open(self, name: str) -> None:
-        # ?reset: a clean workspace, so no tab of an earlier page reopens behind this one.
-        self.page.goto(f"{self.lab.url}/lab/tree/{name}?reset", timeout=KERNEL_TIMEOUT * 1000)
+        url = self.lab.url + self.open_path.format(name=name)
+        self.page.goto(url, timeout=KERNEL_TIMEOUT * 1000)
         self.notebook.locator(".jp-Cell .cm-content").first.wait_for(timeout=KERNEL_TIMEOUT * 1000)
         self.wait_kernel_idle()
 
@@ -187,6 +189,16 @@ class LabPage:
         self.page.mouse.move(0, 0)  # no hover highlight in the picture
         target.screenshot(path=str(path), animations="disabled")
         return path
+
+
+@dataclass
+class NotebookPage(LabPage):
+    """The same gestures in Jupyter Notebook 7: one notebook per page, at /notebooks/NAME.
+
+    Notebook 7 is built from JupyterLab's components, so the panel, cells, prompts and the
+    execution indicator have Lab's classes (``save`` is Lab-only: it watches the tab bar)."""
+
+    open_path = "/notebooks/{name}"
 
 
 # -- notebooks ----------------------------------------------------------------------------
