@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import sys
 import tempfile
 import threading
@@ -85,7 +86,9 @@ class KernelSession:
 
     def __init__(self, env: dict[str, str] | None = None, extra_arguments: list[str] | None = None):
         kernel_env = dict(os.environ)
-        kernel_env.setdefault("JUPYTER_PATH", _private_kernelspec_dir())
+        self._own_spec_dir: str | None = None
+        if "JUPYTER_PATH" not in kernel_env:
+            self._own_spec_dir = kernel_env["JUPYTER_PATH"] = _private_kernelspec_dir()
         kernel_env.pop("OPENAI_API_KEY", None)  # tests always use the embedded server
         kernel_env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
         if env:
@@ -191,6 +194,8 @@ class KernelSession:
             self.kc.stop_channels()
         finally:
             self.km.shutdown_kernel(now=True)
+            if self._own_spec_dir:
+                shutil.rmtree(self._own_spec_dir, ignore_errors=True)
 
     def __enter__(self) -> KernelSession:
         return self
