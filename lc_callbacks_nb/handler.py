@@ -351,6 +351,11 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
         # Drawn now, on the run's own thread, so the final state reaches the cell before it ends.
         self.scheduler.flush_now(board)
 
+    def _fail(self, run_id: UUID, error: BaseException) -> None:
+        """End a run with an error; an interrupt or cancellation reads "interrupted"."""
+        status = INTERRUPTED if isinstance(error, _INTERRUPTS) else ERROR
+        self._end(run_id, status=status, error=_error_text(error))
+
     def _retire_idle_boards(self, keep: str) -> None:
         """Forget other cells' boards once nothing runs on them (their views keep the state)."""
         for key, board in list(self._boards.items()):
@@ -491,8 +496,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
 
     @_guarded
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
-        status = INTERRUPTED if isinstance(error, _INTERRUPTS) else ERROR
-        self._end(run_id, status=status, error=_error_text(error))
+        self._fail(run_id, error)
 
     # -- chains, tools, retrievers ----------------------------------------------------------
     @_guarded
@@ -521,8 +525,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
 
     @_guarded
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
-        status = INTERRUPTED if isinstance(error, _INTERRUPTS) else ERROR
-        self._end(run_id, status=status, error=_error_text(error))
+        self._fail(run_id, error)
 
     @_guarded
     def on_tool_start(  # type: ignore[override]
@@ -559,8 +562,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
 
     @_guarded
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
-        status = INTERRUPTED if isinstance(error, _INTERRUPTS) else ERROR
-        self._end(run_id, status=status, error=_error_text(error))
+        self._fail(run_id, error)
 
     @_guarded
     def on_retriever_start(  # type: ignore[override]
@@ -589,8 +591,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
 
     @_guarded
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
-        status = INTERRUPTED if isinstance(error, _INTERRUPTS) else ERROR
-        self._end(run_id, status=status, error=_error_text(error))
+        self._fail(run_id, error)
 
     @_guarded
     def on_custom_event(  # type: ignore[override]
