@@ -84,7 +84,10 @@ def chromium() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running on the main
+# thread while it is open, which would break asyncio.run() in every test collected after
+# this folder. Closed at the end of each browser test module, it leaves no loop behind.
+@pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
@@ -170,12 +173,12 @@ def _serve(app: str) -> Iterator[Lab]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
     yield from _serve("jupyterlab")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def notebook7() -> Iterator[Lab]:
     """Jupyter Notebook 7 (``python -m notebook``), set up like ``lab``."""
     yield from _serve("notebook")
@@ -202,7 +205,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 # -- the chat server ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chat_server() -> Iterator[LocalChatServer]:
     with LocalChatServer(token_delay=0.04, echo=True) as srv:
         yield srv
