@@ -120,8 +120,8 @@ class Controller:
         )
         self.handler: Any = None  # the global LiveStreamHandler while %lc_stream is on
         self.magics: Any = None
-        self.text_transform = None
-        self.ast_transform = None
+        self.text_transform: Any = None
+        self.ast_transform: Any = None
 
         def pre_run_cell(info: Any) -> None:
             count = self.shell.execution_count
@@ -256,6 +256,7 @@ class Controller:
 
 
 def _placement(handler: Any) -> str:
+    describe_placement: Any
     try:
         from .placement import describe_placement
     except ImportError:

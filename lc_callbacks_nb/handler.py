@@ -174,7 +174,7 @@ class _Board:
             self.view.render(changes, live_runs=len(self.runs.live_runs()))
 
 
-class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):
+class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[override]
     """Show every LLM run (and its chains, tools and retrievers) as a live panel.
 
     Args:
@@ -613,7 +613,9 @@ class _StreamingMarker:
     """Mixed in when force_stream=True; see _streaming_subclass."""
 
 
-@functools.cache
+_streaming_classes: dict[type, type] = {}
+
+
 def _streaming_subclass(cls: type[LiveStreamHandler]) -> type[LiveStreamHandler]:
     """A subclass LangChain's chat models recognise as a streaming consumer.
 
@@ -624,13 +626,16 @@ def _streaming_subclass(cls: type[LiveStreamHandler]) -> type[LiveStreamHandler]
     """
     from langchain_core.tracers._streaming import _StreamingCallbackHandler
 
+    if cls in _streaming_classes:
+        return _streaming_classes[cls]
+
     def tap_output_aiter(self: Any, run_id: UUID, output: Any) -> Any:
         return output
 
     def tap_output_iter(self: Any, run_id: UUID, output: Iterator[Any]) -> Iterator[Any]:
         return output
 
-    return type(
+    made: type[LiveStreamHandler] = type(
         f"Streaming{cls.__name__}",
         (cls, _StreamingMarker, _StreamingCallbackHandler),
         {
@@ -640,3 +645,5 @@ def _streaming_subclass(cls: type[LiveStreamHandler]) -> type[LiveStreamHandler]
             "tap_output_iter": tap_output_iter,
         },
     )
+    _streaming_classes[cls] = made
+    return made

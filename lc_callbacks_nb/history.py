@@ -140,7 +140,7 @@ def _output_text(response: Any) -> str:
     return _text_of(getattr(gen, "text", "") or "")
 
 
-class RunRecorder(InlineHandlerMixin, BaseCallbackHandler):
+class RunRecorder(InlineHandlerMixin, BaseCallbackHandler):  # type: ignore[override]
     """Keeps a bounded run tree per cell. Thread-safe; O(1) per event.
 
     Inline (InlineHandlerMixin) except where that would take events from other handlers.

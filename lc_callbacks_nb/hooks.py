@@ -158,7 +158,7 @@ def _register(slot: Any) -> Any:
 # Registration order is the order LangChain adds the handlers: recorder, scoped, global.
 # Kept across `importlib.reload` of this module (module globals survive a reload).
 try:
-    RECORDER, SCOPED, GLOBAL, CELL  # type: ignore[used-before-def]  # noqa: B018
+    RECORDER, SCOPED, GLOBAL, CELL  # type: ignore[used-before-def,has-type]  # noqa: B018
 except NameError:
     RECORDER = _register(Slot(_SLOT_PREFIX + "recorder"))
     SCOPED = _register(ScopedSlot(_SLOT_PREFIX + "scoped"))

@@ -35,5 +35,5 @@ class InlineHandlerMixin:
     """Put before the LangChain base: ``class H(InlineHandlerMixin, BaseCallbackHandler)``."""
 
     @property
-    def run_inline(self) -> bool:
+    def run_inline(self) -> bool:  # a property over BaseCallbackHandler's class flag
         return not asked_by_async_llm_start(sys._getframe(1))

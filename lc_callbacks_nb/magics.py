@@ -70,6 +70,8 @@ def _handler_options(func: Any) -> Any:
 class LCMagics(Magics):
     lc_callbacks_nb = True  # marks our instance, so a reload can find leftovers
 
+    shell: Any  # always set: the extension registers us on a running shell
+
     def __init__(self, shell: Any, controller: Any) -> None:
         super().__init__(shell)
         self.controller = controller
@@ -109,7 +111,7 @@ class LCMagics(Magics):
 
     @magic_arguments(name="%lc_stream")  # usage line reads %%lc_stream
     @_handler_options
-    @cell_magic("lc_stream")
+    @cell_magic("lc_stream")  # type: ignore[arg-type]  # IPython's decorator typing
     def lc_stream_cell(self, line: str, cell: str) -> None:
         """Live panels for the LangChain runs this cell starts, and no others.
 
