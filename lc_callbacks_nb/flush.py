@@ -59,6 +59,23 @@ class FlushScheduler:
             self._last[target] = self.clock()
         self._run(target, enter_context=False)
 
+    def flush_soon(self, target: FlushTarget) -> None:
+        """Flush now if the target's interval has passed since its last flush, else wake it.
+
+        Keeps a burst of events (a batch of runs ending together) to one flush per interval.
+        """
+        with self._cond:
+            now = self.clock()
+            last = self._last.get(target)
+            now_due = last is None or now - last >= target.interval
+            if now_due:
+                self._due.pop(target, None)
+                self._last[target] = now
+        if now_due:
+            self._run(target, enter_context=False)
+        else:
+            self.wake(target)
+
     def forget(self, target: FlushTarget) -> None:
         with self._cond:
             self._due.pop(target, None)

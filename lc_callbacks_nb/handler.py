@@ -348,8 +348,13 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):  # type: igno
             return
         board, run, _text = found
         board.runs.finish(run, **outcome)
-        # Drawn now, on the run's own thread, so the final state reaches the cell before it ends.
-        self.scheduler.flush_now(board)
+        if board.runs.live_count:
+            # Others still run: within the fps budget (agenerate ends its runs in one burst).
+            self.scheduler.flush_soon(board)
+        else:
+            # The board's last run: drawn now, on the run's own thread, so the final state
+            # reaches the cell before the cell ends.
+            self.scheduler.flush_now(board)
 
     def _fail(self, run_id: UUID, error: BaseException) -> None:
         """End a run with an error; an interrupt or cancellation reads "interrupted"."""

@@ -215,6 +215,10 @@ class RunBoard:
             self.dirty = True
             return True
 
+    @property
+    def live_count(self) -> int:
+        return len(self._live)
+
     def live_runs(self) -> list[Run]:
         with self.lock:
             return list(self._live.values())

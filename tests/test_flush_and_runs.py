@@ -177,3 +177,15 @@ def test_bad_options_are_one_line_value_errors(kwargs, message):
     with pytest.raises(ValueError) as info:
         LiveStreamHandler(**kwargs)
     assert str(info.value) == message
+
+
+def test_flush_soon_keeps_a_burst_to_one_flush_per_interval():
+    clock = FakeClock()
+    sched = FlushScheduler(clock, threaded=False)
+    target = CountingTarget(fps=20)
+    for _ in range(100):  # e.g. 100 runs of one agenerate ending together
+        sched.flush_soon(target)
+    assert target.flushes == 1  # the first one, at once
+    clock.now += 0.05
+    sched.tick()
+    assert target.flushes == 2  # the other 99, coalesced into the next slot

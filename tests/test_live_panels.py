@@ -59,11 +59,12 @@ def test_concurrent_generations_rebuild_exactly(k, n):
     ps = prompts(n)
     code = (
         f"ps = {ps!r}\n"
+        "import time; t0 = time.perf_counter()\n"
         "res = await chat(live).agenerate([[HumanMessage(p)] for p in ps])\n"
-        "print(json.dumps([g[0].text for g in res.generations]))"
+        "print(json.dumps([time.perf_counter() - t0, [g[0].text for g in res.generations]]))"
     )
     result, boards = run_cell(k, code)
-    texts = json.loads(result.stdout.strip().splitlines()[-1])
+    seconds, texts = json.loads(result.stdout.strip().splitlines()[-1])
     assert texts == ps  # echo server
     assert len(boards) == 1, "one board per cell"
     board = boards[0]
@@ -75,6 +76,9 @@ def test_concurrent_generations_rebuild_exactly(k, n):
     assert all(run["tokens"] > 0 for run in board.ordered())
     # the durable state (synced traits after the last update) holds every final text
     assert board.saved_texts() == texts
+    # one board message stream for all runs, within the fps budget even when agenerate ends
+    # every run in one burst (20 fps x the cell's duration, + the open/first/last flushes)
+    assert board.messages <= 20 * seconds + 5
 
 
 def test_sync_cell_invoke_and_stream(k):
