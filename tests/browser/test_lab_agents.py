@@ -1,0 +1,354 @@
+"""Agents in JupyterLab, in real Chromium: the run tree a ``create_agent`` draws in the board.
+
+A real ``langchain.agents.create_agent`` with two tools runs in the kernel against the
+embedded server (``chat_server``, in the test process, 0.04 s a token), scripted to ask for
+both tools in one turn and then answer. ``LiveStreamHandler(force_stream=True)`` is passed in
+the call's config, so a model built without ``streaming=True`` streams anyway. What is read
+is the DOM: the board's nested nodes (``details.lcnb-node``), the model-turn panels
+(``.lcnb-panel``), their badges, inputs, outputs and errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+from labkit import CELL_TIMEOUT, STDERR, LabPage, write_notebook
+
+from lc_callbacks_nb.server import Reply, ToolCall
+
+pytestmark = pytest.mark.browser
+
+QUESTION = "What's the weather and the local time in Paris?"
+ANSWER = (
+    "It is sunny in Paris and the local time is noon: a fine afternoon for a long walk "
+    "along the river, from the islands down to the gardens."
+)
+BROKEN = "And the weather and the time in Atlantis?"
+SCRIPT = {
+    QUESTION: [
+        Reply(
+            tool_calls=[
+                ToolCall("get_weather", {"city": "Paris"}),
+                ToolCall("get_time", {"city": "Paris"}),
+            ]
+        ),
+        ANSWER,
+    ],
+    BROKEN: [
+        Reply(
+            tool_calls=[
+                ToolCall("get_weather", {"city": "Atlantis"}),
+                ToolCall("get_time", {"city": "Atlantis"}),
+            ]
+        ),
+        "Never sent: the agent re-raises the tool's error.",
+    ],
+}
+PLAIN_Q = "Say hello to the extension's own handler."
+
+# The write_notebook setup cell defines BASE_URL and `live` (here with force_stream=True).
+AGENT_SETUP = """\
+from langchain.agents import create_agent
+from langchain_core.tools import tool
+
+# No streaming=True: only force_stream makes the agent's ainvoke calls stream.
+model = ChatOpenAI(base_url=BASE_URL, api_key="sk-local", model="gpt-4o-mini", max_retries=0)
+
+
+@tool
+def get_weather(city: str) -> str:
+    \"\"\"Current weather for a city.\"\"\"
+    return f"sunny in {city}"
+
+
+@tool
+def get_time(city: str) -> str:
+    \"\"\"Local time in a city.\"\"\"
+    if city == "Atlantis":
+        raise LookupError(f"no clock in {city}")
+    return f"noon in {city}"
+
+
+agent = create_agent(model, tools=[get_weather, get_time])
+"""
+
+
+def ask(question: str) -> str:
+    return (
+        "state = await agent.ainvoke(\n"
+        f"    {{'messages': [{{'role': 'user', 'content': {question!r}}}]}},\n"
+        "    config={'callbacks': [live]},\n"
+        ")\n"
+        "print(state['messages'][-1].content)"
+    )
+
+
+# Every run of a board, in document order: where it sits and what it shows.
+TREE_JS = """cell => [...cell.querySelectorAll('.lcnb-board [data-run-id]')].map(el => {
+    const up = el.parentElement.closest('[data-run-id]');
+    const q = s => el.querySelector(':scope > ' + s)?.textContent ?? null;
+    const head = el.querySelector(':scope > .lcnb-head');
+    return {
+        id: el.dataset.runId,
+        parent: up ? up.dataset.runId : null,
+        inChildren: !!el.parentElement.closest('.lcnb-children'),
+        tag: el.tagName.toLowerCase(),
+        cls: el.className,
+        open: el.tagName === 'DETAILS' ? el.open : null,
+        status: head.querySelector('.lcnb-status').textContent.trim(),
+        kind: head.querySelector('.lcnb-kind')?.textContent ?? 'llm',
+        name: head.querySelector('.lcnb-name').textContent,
+        error: (head.querySelector('.lcnb-error') || el.querySelector(':scope > .lcnb-error'))
+            .textContent,
+        inputs: el.querySelector(':scope > .lcnb-io > .lcnb-inputs')?.textContent ?? null,
+        outputs: el.querySelector(':scope > .lcnb-io > .lcnb-outputs')?.textContent ?? null,
+        text: q('pre.lcnb-text'),
+        toolArgs: el.querySelector(':scope > .lcnb-toolargs pre')?.textContent ?? null,
+    };
+})"""
+
+
+@pytest.fixture(autouse=True)
+def _script(chat_server):
+    chat_server.script = SCRIPT
+    chat_server.token_delay = 0.04
+    chat_server.reset()
+    yield
+    chat_server.reset()
+
+
+def tree(page: LabPage, i: int) -> list[dict]:
+    """Cell ``i``'s board as data, read in one JS turn (also the failure message)."""
+    return page.cell(i).evaluate(TREE_JS)
+
+
+def node(page: LabPage, i: int, run_id: str) -> Any:
+    return page.cell(i).locator(f'.lcnb-board [data-run-id="{run_id}"]')
+
+
+def reveal(page: LabPage, i: int, rows: list[dict], run_id: str) -> None:
+    """Open, as a user would (a click on the summary), every folded node around ``run_id``."""
+    by_id = {r["id"]: r for r in rows}
+    chain = []
+    parent = by_id[run_id]["parent"]
+    while parent is not None:
+        chain.append(parent)
+        parent = by_id[parent]["parent"]
+    for rid in reversed(chain):  # outermost first
+        details = node(page, i, rid)
+        if not details.evaluate("d => d.open"):
+            details.locator(":scope > summary").click()
+            page.page.wait_for_function("d => d.open", arg=details.element_handle())
+
+
+def wait_mid_stream(page: LabPage, i: int, panel_index: int) -> dict:
+    """One reading (text, status, prompt in one JS turn) of panel ``panel_index`` of cell
+    ``i`` as soon as it has text while the cell is still ``[*]``; ``{prompt}`` if it ended."""
+    return page.page.wait_for_function(
+        """([cell, k]) => {
+            const prompt = cell.querySelector('.jp-InputArea-prompt').textContent.trim();
+            if (prompt !== '[*]:') return {prompt};
+            const panel = cell.querySelectorAll('.lcnb-panel')[k];
+            const pre = panel && panel.querySelector(':scope > pre.lcnb-text');
+            return pre && pre.textContent
+                ? {prompt, text: pre.textContent,
+                   status: panel.querySelector('.lcnb-status').textContent.trim()}
+                : null;
+        }""",
+        arg=[page.cell(i).element_handle(), panel_index],
+        timeout=CELL_TIMEOUT * 1000,
+    ).json_value()
+
+
+def agent_notebook(lab, chat_server, name: str, question: str) -> str:
+    return write_notebook(
+        lab, name, [AGENT_SETUP, ask(question)],
+        base_url=chat_server.base_url, handler_args="force_stream=True",
+    )  # fmt: skip
+
+
+def test_agent_tree_two_parallel_tools_then_answer(page: LabPage, lab, chat_server):
+    """One board: the agent's outer node holds both model turns and both tool nodes, with
+    arguments, results and the streamed answer; every badge ends ``done``."""
+    page.open(agent_notebook(lab, chat_server, "agent.ipynb", QUESTION))
+    page.run_cell(0)
+    page.run_cell(1)
+
+    page.start_cell(2)
+    # force_stream: the answering turn (the second panel) fills while the cell runs
+    mid = wait_mid_stream(page, 2, 1)
+    page.wait_cell_done(2)
+    assert page.cell(2).locator(STDERR).count() == 0, page.cell(2).locator(STDERR).all_inner_texts()
+    assert mid["prompt"] == "[*]:", f"the cell ended before the answer showed any text: {mid}"
+    assert 0 < len(mid["text"]) < len(ANSWER) and ANSWER.startswith(mid["text"]), mid
+    assert mid["status"] == "streaming", mid
+    requests = chat_server.requests
+    assert len(requests) == 2, "one request per model turn"
+    assert all(r.get("stream") is True for r in requests), "force_stream did not make it stream"
+
+    rows = tree(page, 2)
+    detail = json.dumps(rows, indent=1)
+    assert page.cell(2).locator(".lcnb-board").count() == 1, "one board per cell"
+    # one outer node, the agent: everything else is nested inside its .lcnb-children
+    (outer,) = [r for r in rows if r["parent"] is None]
+    assert outer["tag"] == "details" and "lcnb-kind-chain" in outer["cls"], detail
+    assert outer["kind"] == "chain" and outer["name"] in ("LangGraph", "agent"), detail
+    board = page.cell(2).locator(".lcnb-board")
+    assert board.locator(":scope > [data-run-id]").count() == 1, detail
+    inside = node(page, 2, outer["id"]).locator(":scope > .lcnb-children")
+    panels = inside.locator(".lcnb-panel[data-run-id]")
+    tools = inside.locator("details.lcnb-node.lcnb-kind-tool[data-run-id]")
+    assert panels.count() == 2, "one panel per model turn, inside the agent's node"
+    assert tools.count() == 2, "two tool nodes, inside the agent's node"
+    assert board.locator(".lcnb-panel").count() == 2
+    assert board.locator(".lcnb-kind-tool").count() == 2
+
+    turns = [r for r in rows if r["tag"] == "div"]
+    tool_rows = {r["name"]: r for r in rows if r["kind"] == "tool"}
+    assert set(tool_rows) == {"get_weather", "get_time"}, detail
+    assert all(r["inChildren"] for r in rows if r is not outer)
+    assert [t["name"] for t in turns] == ["ChatOpenAI", "ChatOpenAI"], detail
+    # each tool: its arguments in, its result out
+    assert tool_rows["get_weather"]["inputs"] == "in: {'city': 'Paris'}", detail
+    assert tool_rows["get_weather"]["outputs"] == "out: sunny in Paris", detail
+    assert tool_rows["get_time"]["inputs"] == "in: {'city': 'Paris'}", detail
+    assert tool_rows["get_time"]["outputs"] == "out: noon in Paris", detail
+    # the first turn asked for both tools: its "tool calls" details show name and arguments
+    first, last = turns
+    assert first["text"] == "", "the tool-calling turn has no text"
+    reveal(page, 2, rows, first["id"])
+    calls = node(page, 2, first["id"]).locator(":scope > details.lcnb-toolargs")
+    assert calls.is_visible()
+    assert calls.locator(":scope > summary").inner_text().strip() == "tool calls"
+    calls.locator(":scope > summary").click()
+    args = calls.locator(":scope > pre.lcnb-text")
+    args.wait_for(state="visible")
+    assert args.inner_text().strip().splitlines() == [
+        'get_weather {"city": "Paris"}',
+        'get_time {"city": "Paris"}',
+    ]
+    # the tool nodes' inputs and outputs are there for the user to read, once unfolded
+    for r in tool_rows.values():
+        reveal(page, 2, rows, r["id"])
+        tool = node(page, 2, r["id"])
+        if not tool.evaluate("d => d.open"):
+            tool.locator(":scope > summary").click()
+        assert tool.locator(":scope > .lcnb-io > .lcnb-inputs").is_visible()
+        assert tool.locator(":scope > .lcnb-io > .lcnb-outputs").is_visible()
+    # the answering turn: exactly the scripted answer, and no tool calls
+    assert last["text"] == ANSWER, detail
+    assert node(page, 2, last["id"]).locator(":scope > details.lcnb-toolargs").is_hidden()
+    statuses = [s.strip() for s in board.locator(".lcnb-status").all_text_contents()]
+    assert statuses == ["done"] * len(rows), detail
+    assert all(r["error"] == "" for r in rows), detail
+    # the cell's own output: the agent's answer
+    assert ANSWER in page.cell(2).locator(".jp-OutputArea").inner_text()
+    assert not page.foreign_requests(), page.foreign_requests()
+
+    if os.environ.get("LCNB_SCREENSHOTS") == "1":
+        # the whole tree unfolded; long chain inputs/outputs hidden to keep it readable
+        board.evaluate(
+            """b => {
+                b.querySelectorAll('details.lcnb-node').forEach(d => { d.open = true; });
+                b.querySelectorAll('.lcnb-kind-chain > .lcnb-io').forEach(io => {
+                    io.style.display = 'none';
+                });
+            }"""
+        )
+        page.shot(2, "lab-agent-tree.png")
+
+
+def test_failing_tool_is_red_with_its_error_and_the_cell_errors(page: LabPage, lab, chat_server):
+    """The agent re-raises a tool's exception: the cell shows the traceback, the tool node is
+    .lcnb-failed with the error in its summary, readable without opening anything."""
+    page.open(agent_notebook(lab, chat_server, "broken.ipynb", BROKEN))
+    page.run_cell(0)
+    page.run_cell(1)
+    page.run_cell(2, allow_error=True)
+
+    # the cell shows the traceback
+    tb = page.cell(2).locator(STDERR).all_inner_texts()
+    assert any("LookupError" in t and "no clock in Atlantis" in t for t in tb), tb
+
+    rows = tree(page, 2)
+    detail = json.dumps(rows, indent=1)
+    error = "LookupError: no clock in Atlantis"
+    assert page.cell(2).locator(".lcnb-board").count() == 1, "one board per cell"
+    (clock,) = [r for r in rows if r["kind"] == "tool" and r["name"] == "get_time"]
+    tool = node(page, 2, clock["id"])
+    assert "lcnb-failed" in (tool.get_attribute("class") or ""), detail
+    assert (tool.locator(":scope > summary .lcnb-status").text_content() or "").strip() == "error"
+    summary_error = tool.locator(":scope > summary.lcnb-head > span.lcnb-error")
+    assert summary_error.evaluate("s => s.textContent") == error, detail
+    # the error climbs: the outer node fails with the same error in its own summary
+    (outer,) = [r for r in rows if r["parent"] is None]
+    assert outer["status"] == "error" and outer["error"] == error, detail
+    assert "lcnb-failed" in outer["cls"], detail
+    assert len([r for r in rows if r["tag"] == "div"]) == 1, "no second model turn"
+    assert {r["status"] for r in rows if r["name"] == "get_weather"} <= {"done", "interrupted"}
+
+    # visible as the board stands, nothing opened: the outer node's summary ...
+    outer_error = node(page, 2, outer["id"]).locator(":scope > summary span.lcnb-error")
+    assert outer_error.is_visible() and outer_error.inner_text().strip() == error
+    # ... and the failed tool's own summary
+    if summary_error.is_visible():
+        assert summary_error.inner_text().strip() == error
+        return
+    # Hidden: only acceptable as the known board.js bug (reported, not fixed here): a node
+    # that failed before it was (re)built is built folded (buildNode: open = !FINAL.has(..)),
+    # so the failed tool's failed ancestors are closed. Anything else hiding it fails.
+    folded = summary_error.evaluate(
+        """s => { const out = [];
+            for (let d = s.closest('details').parentElement.closest('details'); d;
+                 d = d.parentElement.closest('details'))
+                if (!d.open) out.push({name: d.querySelector(':scope > summary .lcnb-name')
+                    .textContent, failed: d.classList.contains('lcnb-failed')});
+            return out; }"""
+    )
+    assert folded and all(f["failed"] for f in folded), f"hidden, not by the known bug: {folded}"
+    reveal(page, 2, rows, clock["id"])  # one click per folded failed ancestor
+    assert summary_error.is_visible() and summary_error.inner_text().strip() == error
+    pytest.xfail(
+        "board.js bug: failed nodes built after they failed start folded "
+        f"({', '.join(f['name'] for f in folded)} closed): the tool's error needs clicks to see"
+    )
+
+
+def test_load_ext_global_handler_and_lc_runs(page: LabPage, lab, chat_server):
+    """``%load_ext lc_callbacks_nb``: a plain ``ainvoke`` (no callbacks) gets a board from the
+    extension's global handler, and ``%lc_runs`` lists the model run as HTML."""
+    name = write_notebook(
+        lab,
+        "ext.ipynb",
+        [
+            "%load_ext lc_callbacks_nb",
+            "plain = ChatOpenAI(base_url=BASE_URL, api_key='sk-local', model='gpt-4o-mini',"
+            " max_retries=0)\n"
+            f"reply = await plain.ainvoke({PLAIN_Q!r})\n"
+            "print(reply.content)",
+            "%lc_runs",
+        ],
+        base_url=chat_server.base_url,
+    )
+    page.open(name)
+    for i in range(4):
+        page.run_cell(i)
+
+    board = page.cell(2).locator(".lcnb-board")
+    assert board.count() == 1, "one board, from the extension's handler"
+    assert page.panel_texts(2) == [PLAIN_Q]  # the server echoes unscripted prompts
+    assert page.statuses(2) == ["done"]
+    assert page.panels(2).first.locator(".lcnb-name").inner_text() == "ChatOpenAI"
+    assert len(chat_server.requests) == 1
+
+    html = page.cell(3).locator('.jp-OutputArea-output[data-mime-type="text/html"]')
+    assert html.count() == 1, "no HTML output from %lc_runs"
+    runs = html.locator(".lcnb-runs")
+    assert runs.is_visible()
+    text = runs.inner_text()
+    assert "ChatOpenAI" in text, text
+    assert "1 run" in text, text
+    assert runs.locator("li").count() == 1, text
