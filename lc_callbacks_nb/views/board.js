@@ -81,6 +81,7 @@ function render({ model, el }) {
   const dirtyRuns = new Set();
   const pendingText = new Map(); // id -> {channel: appended text not yet in the DOM}
   const fullRefresh = new Set(); // ids whose text must be redrawn whole (state load, reset)
+  let nodesMode = ""; // what `nodes` holds: "tree" elements or "table" rows
   let timer = null;
 
   const llmCount = () => [...runs.values()].filter((r) => r.kind === "llm").length;
@@ -231,7 +232,7 @@ function render({ model, el }) {
     // chains, tools, retrievers: a foldable line with children inside
     const box = h("details", `lcnb-node lcnb-kind-${run.kind}`);
     box.dataset.runId = run.id;
-    box.open = !FINAL.has(run.status);
+    box.open = !FINAL.has(run.status) || run.status === "error"; // a failure stays in view
     const summary = h("summary", "lcnb-head");
     const status = statusBadge(run);
     const kind = h("span", "lcnb-kind", run.kind);
@@ -246,7 +247,8 @@ function render({ model, el }) {
     io.append(inputs, outputs, events);
     const children = h("div", "lcnb-children");
     box.append(summary, io, children);
-    box.addEventListener("toggle", () => { box.dataset.userToggled = "1"; });
+    // Only a user's click pins a node open or shut ("toggle" also fires when code opens it).
+    summary.addEventListener("click", () => { box.dataset.userToggled = "1"; });
     return { root: box, status, metrics, error, inputs, outputs, events, children };
   }
 
@@ -284,9 +286,15 @@ function render({ model, el }) {
   function drawTree() {
     const ordered = [...runs.values()].sort((a, b) => a.order - b.order);
     if (structureDirty) {
+      // Keep the elements we already have (and what the user opened, folded or expanded in
+      // them); build only new runs, then put everything back in start order.
+      if (nodesMode !== "tree") {
+        nodes.clear();
+        nodesMode = "tree";
+      }
       root.replaceChildren();
-      nodes.clear();
       for (const run of ordered) {
+        if (nodes.has(run.id)) continue;
         const n = run.kind === "llm" ? buildLLM(run) : buildNode(run);
         n.fresh = true;
         nodes.set(run.id, n);
@@ -304,6 +312,14 @@ function render({ model, el }) {
         if (run && n) updateNode(run, n);
       }
     }
+    // A failed step must be visible without opening anything: unfold its ancestors.
+    for (const failed of root.querySelectorAll(".lcnb-failed")) {
+      let up = failed.parentElement && failed.parentElement.closest("details.lcnb-node");
+      while (up) {
+        if (!up.dataset.userToggled) up.open = true;
+        up = up.parentElement && up.parentElement.closest("details.lcnb-node");
+      }
+    }
   }
 
   function drawTable() {
@@ -311,6 +327,7 @@ function render({ model, el }) {
     if (structureDirty || !root.querySelector("table")) {
       root.replaceChildren();
       nodes.clear();
+      nodesMode = "table";
       const table = h("table", "lcnb-table");
       const head = h("tr");
       for (const col of ["#", "run", "status", "tokens", "tok/s", "first words"]) head.append(h("th", null, col));
