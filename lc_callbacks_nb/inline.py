@@ -13,22 +13,28 @@ inline. tests/test_inline.py shows the user's handler keeps its event.
 from __future__ import annotations
 
 import sys
-from types import FrameType
+from types import CodeType, FrameType
 
 from langchain_core.callbacks.manager import AsyncCallbackManager
 
 _BUGGY_SITE = AsyncCallbackManager.on_llm_start.__code__
+# The code objects that read run_inline there: the method itself (Python >= 3.12 inlines
+# comprehensions) and, on 3.11, its list comprehensions, which run in frames of their own.
+_BUGGY_CODES = frozenset(
+    {
+        _BUGGY_SITE,
+        *(
+            c
+            for c in _BUGGY_SITE.co_consts
+            if isinstance(c, CodeType) and c.co_name.startswith("<")
+        ),
+    }
+)
 
 
 def asked_by_async_llm_start(caller: FrameType) -> bool:
     """True when ``caller`` (the frame reading ``run_inline``) is the buggy call site."""
-    if caller.f_code is _BUGGY_SITE:  # Python >= 3.12: comprehensions are inlined
-        return True
-    # Python 3.11: the list comprehension has a frame of its own.
-    outer = caller.f_back
-    return caller.f_code.co_name == "<listcomp>" and outer is not None and (
-        outer.f_code is _BUGGY_SITE
-    )
+    return caller.f_code in _BUGGY_CODES
 
 
 class InlineHandlerMixin:
@@ -36,4 +42,5 @@ class InlineHandlerMixin:
 
     @property
     def run_inline(self) -> bool:  # a property over BaseCallbackHandler's class flag
-        return not asked_by_async_llm_start(sys._getframe(1))
+        # read on every event: one frame lookup and a set membership, nothing more
+        return sys._getframe(1).f_code not in _BUGGY_CODES
