@@ -348,7 +348,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):  # type: igno
             return
         board, run, _text = found
         board.runs.finish(run, **outcome)
-        if board.runs.live_count:
+        if board.runs.live_count and board.view.coalesce_ends:
             # Others still run: within the fps budget (agenerate ends its runs in one burst).
             self.scheduler.flush_soon(board)
         else:

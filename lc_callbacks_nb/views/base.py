@@ -8,6 +8,11 @@ from ..runs import Changes
 class BoardView:
     """Draws one cell's runs. Called only under the flush scheduler's lock."""
 
+    # May the end of a run wait for the next scheduled flush (when others still run)? A widget
+    # says yes to keep a burst of run ends within its message budget; text says no, so what
+    # it prints follows the order of events exactly.
+    coalesce_ends = False
+
     def __init__(self, *, max_panels: int = 8, title: str = ""):
         self.max_panels = max_panels
         self.title = title

@@ -56,6 +56,7 @@ class RunBoardWidget(anywidget.AnyWidget):
 
 
 class WidgetView(BoardView):
+    coalesce_ends = True
     def __init__(
         self,
         *,
