@@ -189,3 +189,29 @@ def test_flush_soon_keeps_a_burst_to_one_flush_per_interval():
     clock.now += 0.05
     sched.tick()
     assert target.flushes == 2  # the other 99, coalesced into the next slot
+
+
+def test_text_view_labels_every_line_once_runs_interleave():
+    import io
+
+    from lc_callbacks_nb.runs import Changes
+    from lc_callbacks_nb.views.text import TextView
+
+    out = io.StringIO()
+    view = TextView(stream=out)
+    started = [
+        {"id": "a", "kind": LLM, "name": "M", "order": 0},
+        {"id": "b", "kind": LLM, "name": "M", "order": 1},
+    ]
+    view.render(Changes(0, started, {}, []), live_runs=2)
+    view.render(Changes(0, [], {"a": {"delta": {TEXT: "one\n\ntwo"}}}, []), live_runs=2)
+    view.render(Changes(0, [], {"b": {"delta": {TEXT: "three\nfour"}}}, []), live_runs=2)
+    view.render(Changes(0, [], {"a": {"delta": {TEXT: " more"}}}, []), live_runs=2)
+    assert out.getvalue().splitlines() == [
+        "[1:M] one",
+        "[1:M] ",
+        "[1:M] two",
+        "[2:M] three",
+        "[2:M] four",
+        "[1:M]  more",
+    ]

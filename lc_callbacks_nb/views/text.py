@@ -36,14 +36,25 @@ class TextView(BoardView):
             self.stream.write(text)
             self._at_line_start = text.endswith("\n")
 
+    def _prefix(self, run_id: str) -> str:
+        return f"[{self._labels.get(run_id, '?')}] " if self._llm_runs > 1 else ""
+
     def _switch_to(self, run_id: str) -> None:
         if self._current == run_id:
             return
         if not self._at_line_start:
             self._write("\n")
         self._current = run_id
-        if self._llm_runs > 1:
-            self._write(f"[{self._labels.get(run_id, '?')}] ")
+        self._write(self._prefix(run_id))
+
+    def _write_run(self, run_id: str, text: str) -> None:
+        """A run's text; once runs interleave, every line it starts carries its label."""
+        self._switch_to(run_id)
+        prefix = self._prefix(run_id)
+        for line in text.splitlines(keepends=True):
+            if self._at_line_start and prefix:
+                self._write(prefix)
+            self._write(line)
 
     def render(self, changes: Changes, *, live_runs: int) -> None:
         for meta in changes.started:
@@ -59,8 +70,7 @@ class TextView(BoardView):
             if update.get("reset"):
                 delta = {TEXT: update.get("final", {}).get(TEXT, "")}
             if delta.get(TEXT):
-                self._switch_to(run_id)
-                self._write(delta[TEXT])
+                self._write_run(run_id, delta[TEXT])
             status = update.get("status")
             if run_id in changes.finished:
                 self._finish(run_id, update, status)
