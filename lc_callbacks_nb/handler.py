@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import json
 import threading
 import time
 import warnings
@@ -30,6 +29,14 @@ from langchain_core.callbacks import AsyncCallbackHandler
 from . import cell_watch
 from .flush import FlushScheduler, get_scheduler
 from .inline import InlineHandlerMixin
+from .payloads import (
+    final_text,
+    is_finish_chunk,
+    model_name,
+    run_name,
+    tool_calls_of,
+    usage_of,
+)
 from .redact import redact
 from .runs import CHAIN, DONE, ERROR, INTERRUPTED, LLM, RETRIEVER, TOOL, Run, RunBoard, preview
 from .tokens import TEXT, token_pieces
@@ -81,66 +88,6 @@ def _cell_key() -> str:
     return "default"
 
 
-def _name_of(serialized: dict[str, Any] | None, kwargs: dict[str, Any], fallback: str) -> str:
-    name = kwargs.get("name")
-    if not name and serialized:
-        name = serialized.get("name") or (serialized.get("id") or [None])[-1]
-    return str(name or fallback)
-
-
-def _model_of(serialized: dict[str, Any] | None, metadata: dict[str, Any] | None) -> str:
-    if metadata and metadata.get("ls_model_name"):
-        return str(metadata["ls_model_name"])
-    kw = (serialized or {}).get("kwargs") or {}
-    for key in ("model_name", "model", "model_id", "deployment_name"):
-        if isinstance(kw.get(key), str):
-            return kw[key]
-    return ""
-
-
-def _usage_of(response: Any) -> dict[str, int] | None:
-    """Token usage from the message's usage_metadata, else llm_output's token_usage."""
-    try:
-        gen = response.generations[0][0]
-        meta = getattr(getattr(gen, "message", None), "usage_metadata", None)
-        if meta:
-            return {k: int(v) for k, v in meta.items() if isinstance(v, int)}
-    except (AttributeError, IndexError, TypeError):
-        pass
-    usage = (getattr(response, "llm_output", None) or {}).get("token_usage") or {}
-    usage = {k: int(v) for k, v in usage.items() if isinstance(v, int)}
-    return usage or None
-
-
-def _text_of(response: Any) -> str | None:
-    try:
-        return str(response.generations[0][0].text)
-    except (AttributeError, IndexError, TypeError):
-        return None
-
-
-def _is_finish_chunk(chunk: Any) -> bool:
-    """The chunk that closes a model's stream (it carries a finish reason)."""
-    message = getattr(chunk, "message", None)
-    meta = getattr(message, "response_metadata", None) or {}
-    info = getattr(chunk, "generation_info", None) or {}
-    return bool(meta.get("finish_reason") or info.get("finish_reason"))
-
-
-def _tool_calls_of(response: Any) -> str | None:
-    """Tool calls of the final message, one ``name {args}`` line each, like streamed ones."""
-    try:
-        calls = response.generations[0][0].message.tool_calls
-    except (AttributeError, IndexError, TypeError):
-        return None
-    if not calls:
-        return None
-    return "".join(
-        f"\n{c.get('name', '?')} {json.dumps(c.get('args', {}), ensure_ascii=False)}"
-        for c in calls
-    )
-
-
 def _error_text(error: BaseException) -> str:
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return redact(f"{type(error).__name__}: {message}" if message else type(error).__name__)
@@ -171,7 +118,7 @@ class _Board:
             return
         changes = self.runs.collect()
         if changes:
-            self.view.render(changes, live_runs=len(self.runs.live_runs()))
+            self.view.render(changes, live_runs=self.runs.live_count)
 
 
 class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[override]
@@ -364,7 +311,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):  # type: igno
     def _retire_idle_boards(self, keep: str) -> None:
         """Forget other cells' boards once nothing runs on them (their views keep the state)."""
         for key, board in list(self._boards.items()):
-            if key != keep and not board.runs.live_runs():
+            if key != keep and not board.runs.live_count:
                 del self._boards[key]
                 self.scheduler.forget(board)
 
@@ -400,11 +347,6 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):  # type: igno
             if board.key == key:
                 self._end(run_id, status=INTERRUPTED, error="interrupted")
 
-    def interrupt_all(self) -> None:
-        """Mark every unfinished run interrupted (e.g. its cell was interrupted)."""
-        for run_id in list(self._runs):
-            self._end(run_id, status=INTERRUPTED, error="interrupted")
-
     def live_run_count(self) -> int:
         return len(self._runs)
 
@@ -427,8 +369,8 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):  # type: igno
             run_id,
             parent_run_id,
             LLM,
-            _name_of(serialized, kwargs, "chat model"),
-            model=_model_of(serialized, metadata),
+            run_name(serialized, kwargs, "chat model"),
+            model=model_name(serialized, metadata),
             tags=tuple(tags or ()),
             inputs=preview(prompt, 300),
         )
@@ -449,8 +391,8 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):  # type: igno
             run_id,
             parent_run_id,
             LLM,
-            _name_of(serialized, kwargs, "llm"),
-            model=_model_of(serialized, metadata),
+            run_name(serialized, kwargs, "llm"),
+            model=model_name(serialized, metadata),
             tags=tuple(tags or ()),
             inputs=preview(prompts[0] if prompts else "", 300),
         )
@@ -480,7 +422,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):  # type: igno
                 pieces = token_pieces(token, chunk)
                 if pieces:
                     board.runs.add_pieces(run, pieces)
-                elif _is_finish_chunk(chunk):
+                elif is_finish_chunk(chunk):
                     board.runs.stream_finished(run)
                 else:
                     return  # role and usage chunks change nothing
@@ -494,9 +436,9 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):  # type: igno
         self._end(
             run_id,
             status=DONE,
-            usage=_usage_of(response),
-            final_text=_text_of(response),
-            final_tool_args=_tool_calls_of(response),
+            usage=usage_of(response),
+            final_text=final_text(response),
+            final_tool_args=tool_calls_of(response),
         )
 
     @_guarded
@@ -519,7 +461,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):  # type: igno
             run_id,
             parent_run_id,
             CHAIN,
-            _name_of(serialized, kwargs, "chain"),
+            run_name(serialized, kwargs, "chain"),
             tags=tuple(tags or ()),
             inputs=preview(inputs, 300),
         )
@@ -548,7 +490,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):  # type: igno
             run_id,
             parent_run_id,
             TOOL,
-            _name_of(serialized, kwargs, "tool"),
+            run_name(serialized, kwargs, "tool"),
             tags=tuple(tags or ()),
             inputs=preview(inputs if inputs is not None else input_str),
         )
@@ -584,7 +526,7 @@ class LiveStreamHandler(InlineHandlerMixin, AsyncCallbackHandler):  # type: igno
             run_id,
             parent_run_id,
             RETRIEVER,
-            _name_of(serialized, kwargs, "retriever"),
+            run_name(serialized, kwargs, "retriever"),
             tags=tuple(tags or ()),
             inputs=preview(query, 300),
         )

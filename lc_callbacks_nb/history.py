@@ -29,6 +29,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 
 from .inline import InlineHandlerMixin
+from .payloads import run_name, usage_of
 
 PREVIEW_CHARS = 80
 ERROR_CHARS = 200
@@ -92,44 +93,12 @@ def _count(key: Any) -> int | None:
     return key[-1] if isinstance(key, tuple) else key
 
 
-def _name(serialized: dict[str, Any] | None, kwargs: dict[str, Any], fallback: str) -> str:
-    name = kwargs.get("name")
-    if not name and serialized:
-        name = serialized.get("name")
-        if not name and serialized.get("id"):
-            name = serialized["id"][-1]
-    return str(name or fallback)
-
-
 def _text_of(token: Any) -> str:
     if isinstance(token, str):
         return token
     if isinstance(token, list):  # Responses API: content blocks
         return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in token)
     return str(token or "")
-
-
-def _usage_of(response: Any) -> dict[str, int]:
-    usage: dict[str, int] = {}
-    try:
-        for gens in response.generations or []:
-            for gen in gens:
-                meta = getattr(getattr(gen, "message", None), "usage_metadata", None) or {}
-                for key in ("input_tokens", "output_tokens", "total_tokens"):
-                    if isinstance(meta.get(key), int):
-                        usage[key] = usage.get(key, 0) + meta[key]
-        if not usage:
-            tu = (response.llm_output or {}).get("token_usage") or {}
-            for src, key in (
-                ("prompt_tokens", "input_tokens"),
-                ("completion_tokens", "output_tokens"),
-                ("total_tokens", "total_tokens"),
-            ):
-                if isinstance(tu.get(src), int):
-                    usage[key] = tu[src]
-    except Exception:  # a provider's odd response shape must not break recording
-        return usage
-    return usage
 
 
 def _output_text(response: Any) -> str:
@@ -210,7 +179,7 @@ class RunRecorder(InlineHandlerMixin, BaseCallbackHandler):  # type: ignore[over
             if cr.count >= self.max_runs_per_cell or (pid and parent is None and cr.dropped):
                 cr.dropped += 1
                 return
-            rec = RunRecord(rid, pid, kind, _name(serialized, kwargs, kind), key, now)
+            rec = RunRecord(rid, pid, kind, run_name(serialized, kwargs, kind), key, now)
             cr.count += 1
             self._runs[rid] = rec
             (parent.children if parent is not None else cr.roots).append(rec)
@@ -237,7 +206,7 @@ class RunRecorder(InlineHandlerMixin, BaseCallbackHandler):  # type: ignore[over
             if preview and not rec.preview:
                 rec.preview = preview[:PREVIEW_CHARS]
             if response is not None:
-                rec.usage = _usage_of(response)
+                rec.usage = usage_of(response)
                 if not rec.preview:
                     rec.preview = _output_text(response)[:PREVIEW_CHARS]
 

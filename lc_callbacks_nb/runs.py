@@ -219,10 +219,6 @@ class RunBoard:
     def live_count(self) -> int:
         return len(self._live)
 
-    def live_runs(self) -> list[Run]:
-        with self.lock:
-            return list(self._live.values())
-
     def current_text(self, run_id: str) -> dict[str, str] | None:
         with self.lock:
             run = self._live.get(run_id)

@@ -104,7 +104,7 @@ def test_runs_collect_deltas_once_and_release_finished_text():
     assert last.updates["r1"]["final"] == {TEXT: "Hello", TOOL_ARGS: "\nf {}"}
     assert "delta" not in last.updates["r1"]
     assert run.text == {TEXT: [], REASONING: [], TOOL_ARGS: []}  # released
-    assert board.live_runs() == []
+    assert board.live_count == 0
 
 
 def test_final_text_that_differs_is_sent_as_a_reset():

@@ -81,7 +81,6 @@ class WidgetView(BoardView):
         self._final: dict[str, dict[str, str]] = {}  # run id -> final text per channel
         self._archive_dirty = False
         self.widget: RunBoardWidget | None = None
-        self.messages_sent = 0
 
     def open(self) -> None:
         from IPython.display import display
@@ -111,7 +110,6 @@ class WidgetView(BoardView):
             self._state_pending = True
         if changes:
             widget.send({"k": "tick", "started": changes.started, "updates": message_updates})
-            self.messages_sent += 1
         now = self.clock()
         stale = live_runs and now - self._last_fresh >= self.fresh_interval
         due = now - self._last_state >= self.state_interval
@@ -140,7 +138,6 @@ class WidgetView(BoardView):
             if self._archive_dirty:
                 self.widget.archive = pack_archive(self._final)
                 self._archive_dirty = False
-        self.messages_sent += 1
 
     def _evict(self) -> None:
         """Keep at most max_rows rows: the oldest finished LLM runs go first."""

@@ -1,0 +1,81 @@
+"""Read what LangChain hands to callbacks into plain values: names, models, usage, results.
+
+Shared by the live handler and the ``%lc_runs`` recorder, so both name runs and count
+tokens the same way. Nothing here raises on an odd provider payload: it returns empty.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def run_name(serialized: dict[str, Any] | None, kwargs: dict[str, Any], fallback: str) -> str:
+    """The run's name: ``name=`` if given, else the serialized name or class path's last part."""
+    name = kwargs.get("name")
+    if not name and serialized:
+        name = serialized.get("name") or (serialized.get("id") or [None])[-1]
+    return str(name or fallback)
+
+
+def model_name(serialized: dict[str, Any] | None, metadata: dict[str, Any] | None) -> str:
+    if metadata and metadata.get("ls_model_name"):
+        return str(metadata["ls_model_name"])
+    kw = (serialized or {}).get("kwargs") or {}
+    for key in ("model_name", "model", "model_id", "deployment_name"):
+        if isinstance(kw.get(key), str):
+            return kw[key]
+    return ""
+
+
+def usage_of(response: Any) -> dict[str, int]:
+    """Token usage as input/output/total tokens: the messages' usage_metadata, summed,
+    else llm_output's OpenAI-style token_usage, renamed."""
+    usage: dict[str, int] = {}
+    try:
+        for gens in response.generations or []:
+            for gen in gens:
+                meta = getattr(getattr(gen, "message", None), "usage_metadata", None) or {}
+                for key in ("input_tokens", "output_tokens", "total_tokens"):
+                    if isinstance(meta.get(key), int):
+                        usage[key] = usage.get(key, 0) + meta[key]
+        if not usage:
+            tu = (response.llm_output or {}).get("token_usage") or {}
+            for src, key in (
+                ("prompt_tokens", "input_tokens"),
+                ("completion_tokens", "output_tokens"),
+                ("total_tokens", "total_tokens"),
+            ):
+                if isinstance(tu.get(src), int):
+                    usage[key] = tu[src]
+    except Exception:  # a provider's odd response shape must not break a run
+        return usage
+    return usage
+
+
+def final_text(response: Any) -> str | None:
+    try:
+        return str(response.generations[0][0].text)
+    except (AttributeError, IndexError, TypeError):
+        return None
+
+
+def is_finish_chunk(chunk: Any) -> bool:
+    """The chunk that closes a model's stream (it carries a finish reason)."""
+    message = getattr(chunk, "message", None)
+    meta = getattr(message, "response_metadata", None) or {}
+    info = getattr(chunk, "generation_info", None) or {}
+    return bool(meta.get("finish_reason") or info.get("finish_reason"))
+
+
+def tool_calls_of(response: Any) -> str | None:
+    """Tool calls of the final message, one ``name {args}`` line each, like streamed ones."""
+    try:
+        calls = response.generations[0][0].message.tool_calls
+    except (AttributeError, IndexError, TypeError):
+        return None
+    if not calls:
+        return None
+    return "".join(
+        f"\n{c.get('name', '?')} {json.dumps(c.get('args', {}), ensure_ascii=False)}" for c in calls
+    )
