@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m lc_callbacks_nb.demo notebooks/async_callbacks.ipynb
+	$(PY) -m lc_callbacks_nb.offline.demo notebooks/async_callbacks.ipynb
 
 test: $(STAMP)
 	$(PY) -m ruff check lc_callbacks_nb tests benchmarks

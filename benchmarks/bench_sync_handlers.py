@@ -37,7 +37,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.outputs import ChatGenerationChunk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lc_callbacks_nb.threadsafe import threadsafe
+from lc_callbacks_nb.langchain.threadsafe import threadsafe
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sync_handlers.json"
 

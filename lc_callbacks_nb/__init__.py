@@ -1,7 +1,7 @@
 """LangChain callbacks, first-class in Jupyter: live run panels, safe sync handlers, magics."""
 
-from .handler import LiveStreamHandler
-from .threadsafe import threadsafe
+from .langchain.threadsafe import threadsafe
+from .live.handler import LiveStreamHandler
 
 __version__ = "0.1.0"
 __all__ = [
@@ -14,12 +14,12 @@ __all__ = [
 
 
 def load_ipython_extension(ipython):
-    from .extension import load
+    from .notebook.extension import load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython):
-    from .extension import unload
+    from .notebook.extension import unload
 
     unload(ipython)

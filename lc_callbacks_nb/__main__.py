@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import autoload
+from .notebook import autoload
 
 
 def main(argv: list[str] | None = None) -> int:

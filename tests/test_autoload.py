@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from harness import KernelSession
 
-from lc_callbacks_nb import autoload
+from lc_callbacks_nb.notebook import autoload
 
 ROOT = Path(__file__).resolve().parents[1]
 MAGICS = (

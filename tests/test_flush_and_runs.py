@@ -6,11 +6,11 @@ import threading
 
 import pytest
 
-from lc_callbacks_nb.flush import FlushScheduler
-from lc_callbacks_nb.handler import LiveStreamHandler
-from lc_callbacks_nb.redact import redact
-from lc_callbacks_nb.runs import DONE, ERROR, LLM, RunBoard
-from lc_callbacks_nb.tokens import REASONING, TEXT, TOOL_ARGS, token_pieces
+from lc_callbacks_nb.langchain.tokens import REASONING, TEXT, TOOL_ARGS, token_pieces
+from lc_callbacks_nb.live.flush import FlushScheduler
+from lc_callbacks_nb.live.handler import LiveStreamHandler
+from lc_callbacks_nb.live.redact import redact
+from lc_callbacks_nb.live.runs import DONE, ERROR, LLM, RunBoard
 
 
 class FakeClock:
@@ -194,7 +194,7 @@ def test_flush_soon_keeps_a_burst_to_one_flush_per_interval():
 def test_text_view_labels_every_line_once_runs_interleave():
     import io
 
-    from lc_callbacks_nb.runs import Changes
+    from lc_callbacks_nb.live.runs import Changes
     from lc_callbacks_nb.views.text import TextView
 
     out = io.StringIO()

@@ -13,7 +13,7 @@ from langchain_core.outputs import LLMResult
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 
-from lc_callbacks_nb.history import PREVIEW_CHARS, RunRecorder, format_duration
+from lc_callbacks_nb.notebook.history import PREVIEW_CHARS, RunRecorder, format_duration
 
 
 class Clock:

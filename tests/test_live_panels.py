@@ -257,7 +257,7 @@ def test_unload_removes_the_cell_watch_hook(k):
         k,
         "%load_ext lc_callbacks_nb\n"
         "r = await chat(live).ainvoke('installs the watch')\n"
-        "from lc_callbacks_nb import cell_watch\n"
+        "from lc_callbacks_nb.notebook import cell_watch\n"
         "ip = get_ipython()\n"
         "before = cell_watch._post_run_cell in ip.events.callbacks['post_run_cell']\n"
         "%unload_ext lc_callbacks_nb\n"

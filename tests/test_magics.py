@@ -16,14 +16,14 @@ import pytest
 from board_replay import replay
 from harness import KernelSession
 
-from lc_callbacks_nb.cell_transform import NAME, ScopeWrapper, rewrite_lines
+from lc_callbacks_nb.notebook.cell_transform import NAME, ScopeWrapper, rewrite_lines
 from lc_callbacks_nb.server import LocalChatServer
 
 SETUP = """
 import asyncio, json, threading
 from langchain_openai import ChatOpenAI
 from langchain_core.prompts import ChatPromptTemplate
-from lc_callbacks_nb import hooks
+from lc_callbacks_nb.notebook import hooks
 m = ChatOpenAI(base_url={base_url!r}, api_key="sk-test", model="gpt-4o-mini",
                streaming=True, max_retries=0)
 def probe():
@@ -447,7 +447,7 @@ def test_langchain_configure_hook_reads_our_slots_in_any_thread_and_task():
 
     from langchain_core.callbacks import BaseCallbackHandler, CallbackManager
 
-    from lc_callbacks_nb import hooks
+    from lc_callbacks_nb.notebook import hooks
 
     class Probe(BaseCallbackHandler):
         pass

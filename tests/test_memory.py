@@ -11,8 +11,8 @@ import gc, itertools, json, os, psutil
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from lc_callbacks_nb import LiveStreamHandler
-from lc_callbacks_nb.handler import _claims
-from lc_callbacks_nb.flush import get_scheduler
+from lc_callbacks_nb.live.handler import _claims
+from lc_callbacks_nb.live.flush import get_scheduler
 
 TEXT = " ".join(f"word{i}" for i in range(100))  # ~0.7 KB, 200 tokens per run
 live = LiveStreamHandler(max_rows=100)

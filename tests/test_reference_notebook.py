@@ -83,7 +83,7 @@ def _demo(*args: str, env_extra: dict[str, str] | None = None, **kw) -> subproce
     env = dict(os.environ)
     env.update(env_extra or {})
     return subprocess.Popen(
-        [sys.executable, "-m", "lc_callbacks_nb.demo", *args],
+        [sys.executable, "-m", "lc_callbacks_nb.offline.demo", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -159,7 +159,7 @@ def test_demo_failing_cell_is_one_line_and_nonzero(tmp_path):
     assert proc.returncode == 1
     assert "before" in out
     assert err.strip().splitlines()[-1] == (
-        "lc_callbacks_nb.demo: error: In [2] failed: ZeroDivisionError: division by zero"
+        "lc_callbacks_nb.offline.demo: error: In [2] failed: ZeroDivisionError: division by zero"
     )
     assert "Traceback" not in err
 
@@ -174,7 +174,7 @@ def test_demo_failing_cell_is_one_line_and_nonzero(tmp_path):
 def test_demo_usage_errors(args, expected):
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     res = subprocess.run(
-        [sys.executable, "-m", "lc_callbacks_nb.demo", *args],
+        [sys.executable, "-m", "lc_callbacks_nb.offline.demo", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -18,8 +18,8 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
+from lc_callbacks_nb.offline.server_script import tokenize
 from lc_callbacks_nb.server import DEFAULT_REPLY, LocalChatServer, Reply, ToolCall
-from lc_callbacks_nb.server_script import tokenize
 
 JOKE_TOKENS = ["Why", " don", "'t", " scientists", " trust", " atoms", "?", "\n\n",
                "Because", " they", " make", " up", " everything", "."]  # fmt: skip

@@ -1,9 +1,9 @@
 """print() from a sync handler lands in the cell whose run called it, in a real kernel.
 
-The rule under test (see lc_callbacks_nb.threadsafe): ipykernel keeps the "current cell" of
-stdout in a ContextVar; LangChain runs sync handlers under a copy of the emitting task's
-context, and threadsafe() does the same on its worker, so output follows the *run*, not the
-cell that happens to be executing. A bare thread has no such context and follows the clock.
+The rule under test (see lc_callbacks_nb.langchain.threadsafe): ipykernel keeps the "current
+cell" of stdout in a ContextVar; LangChain runs sync handlers under a copy of the emitting
+task's context, and threadsafe() does the same on its worker, so output follows the *run*, not
+the cell that happens to be executing. A bare thread has no such context and follows the clock.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI
 from lc_callbacks_nb.server import LocalChatServer
-from lc_callbacks_nb.threadsafe import threadsafe
+from lc_callbacks_nb.langchain.threadsafe import threadsafe
 
 server = LocalChatServer(token_delay=0.02, echo=True).start()
 chat = ChatOpenAI(base_url=server.base_url, api_key="sk-test", streaming=True, max_retries=0)

@@ -24,9 +24,9 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI
 
-from lc_callbacks_nb.placement import describe_placement
+from lc_callbacks_nb.langchain.placement import describe_placement
+from lc_callbacks_nb.langchain.threadsafe import ThreadSafeHandler, threadsafe
 from lc_callbacks_nb.server import LocalChatServer
-from lc_callbacks_nb.threadsafe import ThreadSafeHandler, threadsafe
 
 WORDS = "a b c d e f g h"
 REPO = Path(__file__).resolve().parents[1]
@@ -407,7 +407,7 @@ def _extra_threads(baseline: set[int], wait: float) -> list[str]:
 
 
 def test_thousand_runs_leave_no_threads_behind(monkeypatch):
-    module = sys.modules["lc_callbacks_nb.threadsafe"]  # the module, not the function
+    module = sys.modules["lc_callbacks_nb.langchain.threadsafe"]  # the module, not the function
 
     monkeypatch.setattr(module, "IDLE_SECONDS", 0.2)
     model = Streaming(messages=cycle(["x y z"]))
@@ -436,7 +436,7 @@ def test_queued_calls_finish_at_interpreter_exit():
         """
         import asyncio, time
         from langchain_core.callbacks import BaseCallbackHandler
-        from lc_callbacks_nb.threadsafe import threadsafe
+        from lc_callbacks_nb.langchain.threadsafe import threadsafe
 
         class SlowPrinter(BaseCallbackHandler):
             def on_llm_new_token(self, token, **kwargs):

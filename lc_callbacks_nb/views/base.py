@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..runs import Changes
+from ..live.runs import Changes
 
 
 class BoardView:

@@ -12,8 +12,8 @@ import contextlib
 import sys
 from typing import Any, TextIO
 
-from ..runs import DONE, INTERRUPTED, LLM, TOOL, Changes
-from ..tokens import TEXT, TOOL_ARGS
+from ..langchain.tokens import TEXT, TOOL_ARGS
+from ..live.runs import DONE, INTERRUPTED, LLM, TOOL, Changes
 from .base import BoardView
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from ..runs import FINAL_STATUSES, LLM, Changes
+from ..live.runs import FINAL_STATUSES, LLM, Changes
 from .base import BoardView
 
 _HERE = pathlib.Path(__file__).parent

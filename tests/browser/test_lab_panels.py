@@ -15,7 +15,7 @@ import time
 import pytest
 from labkit import CELL_TIMEOUT, LabPage, write_notebook
 
-from lc_callbacks_nb.server_script import tokenize
+from lc_callbacks_nb.offline.server_script import tokenize
 from lc_callbacks_nb.views.widget import saved_runs
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from labkit import CELL_TIMEOUT, STDERR, NotebookPage, write_notebook
 
-from lc_callbacks_nb.server_script import tokenize
+from lc_callbacks_nb.offline.server_script import tokenize
 
 pytestmark = pytest.mark.browser
 

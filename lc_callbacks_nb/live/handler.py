@@ -26,10 +26,8 @@ from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackHandler
 
-from . import cell_watch
-from .flush import FlushScheduler, get_scheduler
-from .inline import InlineHandlerMixin
-from .payloads import (
+from ..langchain.inline import InlineHandlerMixin
+from ..langchain.payloads import (
     final_text,
     is_finish_chunk,
     model_name,
@@ -37,10 +35,12 @@ from .payloads import (
     tool_calls_of,
     usage_of,
 )
+from ..langchain.tokens import TEXT, token_pieces
+from ..notebook import cell_watch
+from ..views import make_view, resolve_mode
+from .flush import FlushScheduler, get_scheduler
 from .redact import redact
 from .runs import CHAIN, DONE, ERROR, INTERRUPTED, LLM, RETRIEVER, TOOL, Run, RunBoard, preview
-from .tokens import TEXT, token_pieces
-from .views import make_view, resolve_mode
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -28,8 +28,8 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from .inline import InlineHandlerMixin
-from .payloads import run_name, usage_of
+from ..langchain.inline import InlineHandlerMixin
+from ..langchain.payloads import run_name, usage_of
 
 PREVIEW_CHARS = 80
 ERROR_CHARS = 200

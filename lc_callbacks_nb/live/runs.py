@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..langchain.tokens import CHANNELS, TEXT, TOOL_ARGS, Piece
 from .redact import redact
-from .tokens import CHANNELS, TEXT, TOOL_ARGS, Piece
 
 RUNNING = "running"
 DONE = "done"

@@ -1,6 +1,6 @@
 """Run a notebook headless and print its cells' output as it streams (``make demo``).
 
-    python -m lc_callbacks_nb.demo notebooks/async_callbacks.ipynb [--real] [--timeout S]
+    python -m lc_callbacks_nb.offline.demo notebooks/async_callbacks.ipynb [--real] [--timeout S]
 
 The notebook runs in a fresh kernel of this interpreter through nbclient. ``OPENAI_API_KEY`` is
 removed from the kernel's environment unless ``--real`` is given, so notebooks that fall back to
@@ -103,7 +103,7 @@ def run(
     err: TextIO = sys.stderr,
 ) -> int:
     """Execute the notebook at ``path``, echoing outputs; return a process exit status."""
-    prog = "lc_callbacks_nb.demo"
+    prog = "lc_callbacks_nb.offline.demo"
     try:
         nb = nbformat.read(path, as_version=4)
     except (OSError, ValueError) as exc:
@@ -149,7 +149,7 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(
-        prog="python -m lc_callbacks_nb.demo",
+        prog="python -m lc_callbacks_nb.offline.demo",
         description="Execute a notebook headless, printing each cell's output as it streams.",
     )
     parser.add_argument("notebook", type=Path)

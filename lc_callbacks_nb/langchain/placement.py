@@ -19,7 +19,7 @@ import inspect
 
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 
-from lc_callbacks_nb.threadsafe import ThreadSafeHandler, overridden_callbacks
+from lc_callbacks_nb.langchain.threadsafe import ThreadSafeHandler, overridden_callbacks
 
 __all__ = ["describe_placement"]
 

@@ -206,7 +206,7 @@ class ThreadSafeHandler(BaseCallbackHandler):
     @property
     def run_inline(self) -> bool:  # type: ignore[override]  # a property over a class flag
         # Inline everywhere, except where LangChain would then skip every non-inline handler
-        # (see lc_callbacks_nb.inline); an inline=True wrapper asked to stay on the loop.
+        # (see lc_callbacks_nb.langchain.inline); an inline=True wrapper asked to stay on the loop.
         return self.inline or not asked_by_async_llm_start(sys._getframe(1))
 
     def __init__(self, handler: BaseCallbackHandler):

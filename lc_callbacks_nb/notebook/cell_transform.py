@@ -35,7 +35,8 @@ from typing import Any
 NAME = "_lcnb_cell_"
 _MAGIC = re.compile(r"^%%lc_stream(?:[ \t]+(?P<args>.*?))?[ \t]*\r?\n?$")
 _OPENER = (
-    '{name} = __import__("lc_callbacks_nb.cell_transform", fromlist=["_"]).open_cell({args!r})\n'
+    '{name} = __import__("lc_callbacks_nb.notebook.cell_transform", fromlist=["_"])'
+    ".open_cell({args!r})\n"
 )
 
 

@@ -99,7 +99,7 @@ def _make_config(shell: Any) -> LCCallbacksNB:
 
 
 def make_handler(options: dict[str, Any]) -> Any:
-    from .handler import LiveStreamHandler
+    from ..live.handler import LiveStreamHandler
 
     try:
         return LiveStreamHandler(**options)
@@ -258,7 +258,7 @@ class Controller:
 def _placement(handler: Any) -> str:
     describe_placement: Any
     try:
-        from .placement import describe_placement
+        from ..langchain.placement import describe_placement
     except ImportError:
         describe_placement = None
     if describe_placement is not None:
