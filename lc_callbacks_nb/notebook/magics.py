@@ -10,6 +10,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from ..live.options import HANDLER_OPTIONS, OPTIONS, Option
+
 ACTIONS = ("on", "off", "status")
 
 
@@ -22,46 +24,43 @@ def _parse(magic: str, func: Any, line: str) -> argparse.Namespace:
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "mode": args.mode,
-        "fps": args.fps,
-        "max_panels": args.max_panels,
-        "force_stream": args.force_stream,
-    }
+    return {name: getattr(args, name) for name in HANDLER_OPTIONS}
+
+
+def _flag_help(option: Option) -> str:
+    default = option.default
+    if isinstance(default, float) and default.is_integer():
+        default = int(default)
+    if option.kind == "switch":
+        return f"{option.help} (default: {'on' if default else 'off'})"
+    if option.kind == "choice":  # the metavar lists the choices
+        return f"{option.help} (default {default})"
+    return f"{option.help} ({option.accepts}; default {default})"
 
 
 def _handler_options(func: Any) -> Any:
-    """The four LiveStreamHandler options shared by %lc_stream and %%lc_stream."""
-    for deco in reversed(
-        [
-            argument(
-                "--mode",
-                metavar="auto|widget|text",
-                default=None,
-                help="panel kind: widget, text on stdout, or auto (widget in a notebook)",
-            ),
-            argument(
-                "--fps",
-                metavar="N",
-                default=None,
-                help="most panel refreshes per second (0 < N <= 240; default 20)",
-            ),
-            argument(
-                "--max-panels",
-                metavar="N",
-                default=None,
-                dest="max_panels",
-                help="above N LLM runs in a cell, one compact table instead (default 8)",
-            ),
-            argument(
-                "--force-stream",
+    """The LiveStreamHandler options (live/options.py) as flags of %lc_stream and %%lc_stream.
+
+    Values stay text here; the controller parses and checks them with the option list.
+    """
+    for name in reversed(HANDLER_OPTIONS):
+        option = OPTIONS[name]
+        if option.kind == "switch":
+            deco = argument(
+                option.flag,
                 action=argparse.BooleanOptionalAction,
                 default=None,
-                dest="force_stream",
-                help="make models stream even when called with invoke()/ainvoke()",
-            ),
-        ]
-    ):
+                dest=name,
+                help=_flag_help(option),
+            )
+        else:
+            deco = argument(
+                option.flag,
+                metavar="|".join(option.choices) if option.kind == "choice" else "N",
+                default=None,
+                dest=name,
+                help=_flag_help(option),
+            )
         func = deco(func)
     return func
 
@@ -101,7 +100,7 @@ class LCMagics(Magics):
         options = _options(args)
         given = [k for k, v in options.items() if v is not None]
         if given and args.action != "on":
-            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            flags = ", ".join(OPTIONS[k].flag for k in given)
             raise UsageError(f"lc_stream: options go with 'on' (got {flags} with {args.action!r})")
         if args.action == "on":
             self.controller.stream_on(options)
