@@ -1,9 +1,11 @@
 """``python -m lc_callbacks_nb enable|disable|status [--user | --sys-prefix] [--profile NAME]``.
 
-``enable`` makes new kernels load the extension (see ``autoload.py``); the default location is
-``--sys-prefix``: kernels of this environment only, so kernels of other environments, which may
-not have the package, never try to load it. ``--user`` uses the IPython profile folder
-(``$IPYTHONDIR/profile_<NAME>``), read by every kernel this user starts.
+``enable`` makes new kernels load the extension (see ``notebook/autoload.py``) by adding a
+startup file of its own; no list of extensions anywhere is changed. The default location is
+``--sys-prefix`` (``{sys.prefix}/etc/ipython/startup``): kernels of this environment only.
+``--user`` uses the IPython profile folder (``$IPYTHONDIR/profile_<NAME>/startup``), run by
+every kernel this user starts; in an environment without the package the file does nothing.
+``status`` says what a new kernel will load, and why when something replaces a list.
 """
 
 from __future__ import annotations
@@ -25,16 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument(
         "--sys-prefix", action="store_true", help="{sys.prefix}/etc/ipython (default)"
     )
-    parser.add_argument("--profile", default="default", help="IPython profile (with --user)")
+    parser.add_argument("--profile", default="default", help="IPython profile")
     args = parser.parse_args(argv)
 
-    if args.command == "status":
-        print(autoload.status(args.profile))
-        return 0
-    directory = autoload.user_dir(args.profile) if args.user else autoload.sys_prefix_dir()
     try:
+        if args.command == "status":
+            print(autoload.status(args.profile))
+            return 0
+        directory = autoload.user_dir(args.profile) if args.user else autoload.sys_prefix_dir()
         action = autoload.enable if args.command == "enable" else autoload.disable
         print(action(directory))
+        print(autoload.verdict(autoload.report(args.profile)))
     except (autoload.AutoloadError, OSError) as exc:
         print(f"lc_callbacks_nb: {exc}", file=sys.stderr)
         return 1
