@@ -27,9 +27,17 @@ class CountingTarget:
     def __init__(self, fps: float) -> None:
         self.interval = 1.0 / fps
         self.flushes = 0
+        self.errors: list[BaseException] = []
+        self.again: list[float] = []  # times at which the target asks for another flush
 
     def flush(self) -> None:
         self.flushes += 1
+
+    def on_error(self, exc: BaseException) -> None:
+        self.errors.append(exc)
+
+    def retry_at(self) -> float | None:
+        return self.again.pop(0) if self.again else None
 
 
 def test_scheduler_flushes_at_most_fps_times_per_second():
@@ -67,8 +75,8 @@ def test_scheduler_flush_now_and_failing_target():
             raise RuntimeError("boom")
 
     broken = Broken(fps=5)
-    sched.flush_now(broken)  # never raises into the caller
-    assert isinstance(sched.errors[-1], RuntimeError)
+    sched.flush_now(broken)  # never raises into the caller; the target's owner is told
+    assert [type(e) for e in broken.errors] == [RuntimeError]
 
 
 def test_scheduler_thread_flushes_and_parks():
@@ -167,10 +175,10 @@ def test_redact_removes_keys_and_auth_headers():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"fps": 0}, "fps must be a number in (0, 240] (got 0)"),
-        ({"fps": "fast"}, "fps must be a number in (0, 240] (got 'fast')"),
+        ({"fps": 0}, "fps must be a number from 0.5 to 120 (got 0)"),
+        ({"fps": "fast"}, "fps must be a number from 0.5 to 120 (got 'fast')"),
         ({"mode": "sideways"}, "mode must be one of auto, widget, text (got 'sideways')"),
-        ({"max_panels": -1}, "max_panels must be an integer >= 0 (got -1)"),
+        ({"max_panels": -1}, "max_panels must be a whole number >= 0 (got -1)"),
     ],
 )
 def test_bad_options_are_one_line_value_errors(kwargs, message):
@@ -179,16 +187,54 @@ def test_bad_options_are_one_line_value_errors(kwargs, message):
     assert str(info.value) == message
 
 
-def test_flush_soon_keeps_a_burst_to_one_flush_per_interval():
+def test_a_burst_of_wakes_is_one_flush_per_interval():
     clock = FakeClock()
     sched = FlushScheduler(clock, threaded=False)
     target = CountingTarget(fps=20)
     for _ in range(100):  # e.g. 100 runs of one agenerate ending together
-        sched.flush_soon(target)
+        sched.wake(target)
+    sched.tick()
     assert target.flushes == 1  # the first one, at once
+    for _ in range(100):
+        sched.wake(target)
+    sched.tick()
+    assert target.flushes == 1  # not before its interval
     clock.now += 0.05
     sched.tick()
-    assert target.flushes == 2  # the other 99, coalesced into the next slot
+    assert target.flushes == 2  # the other 100, coalesced into the next slot
+
+
+def test_a_target_with_an_absurd_interval_cannot_stop_the_ticker():
+    """Regression (#10 defect 6): fps=1e-300 made the ticker sleep on 1e300 s (OverflowError)
+    and die, freezing every handler's updates."""
+    sched = FlushScheduler()
+    slow, done = CountingTarget(fps=1e-300), threading.Event()
+
+    class Target(CountingTarget):
+        def flush(self) -> None:
+            done.set()
+
+    sched.flush_now(slow)
+    sched.wake(slow)  # due in 1e300 seconds
+    sched.wake(Target(fps=50))
+    assert done.wait(5), "the ticker died"
+    assert sched._thread is not None and sched._thread.is_alive()
+    sched.close()
+
+
+def test_a_deferred_flush_the_target_asks_for_happens():
+    clock = FakeClock()
+    sched = FlushScheduler(clock, threaded=False)
+    target = CountingTarget(fps=20)
+    target.again = [clock.now + 1.0]
+    sched.flush_now(target)
+    assert target.flushes == 1
+    clock.now += 0.5
+    sched.tick()
+    assert target.flushes == 1
+    clock.now += 0.5
+    sched.tick()
+    assert target.flushes == 2
 
 
 def test_text_view_labels_every_line_once_runs_interleave():

@@ -13,6 +13,7 @@ from langchain_core.outputs import LLMResult
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 
+from lc_callbacks_nb.notebook import cells
 from lc_callbacks_nb.notebook.history import PREVIEW_CHARS, RunRecorder, format_duration
 
 
@@ -25,8 +26,19 @@ class Clock:
         return self.t
 
 
+@pytest.fixture(autouse=True)
+def _cell_numbers(monkeypatch):
+    """Each test says which cell is running by setting ``cell[0]`` (cells.current's answer)."""
+    monkeypatch.setattr(cells, "current", lambda: cells.Cell(f"cell-{_CELL[0]}", _CELL[0]))
+
+
+_CELL = [0]
+
+
 def recorder(cell: list[int], **kw) -> RunRecorder:
-    return RunRecorder(cell_of_run=lambda: cell[0], clock=Clock(), **kw)
+    global _CELL
+    _CELL = cell
+    return RunRecorder(clock=Clock(), **kw)
 
 
 def model(text: str) -> GenericFakeChatModel:
@@ -40,15 +52,15 @@ def test_chain_tree_kinds_status_and_preview():
     assert chain.invoke({"q": "hi"}, config={"callbacks": [rec]}).content == "hello there world"
     data = rec.view().data()
     assert [(d["depth"], d["kind"], d["name"], d["status"], d["cell"]) for d in data] == [
-        (0, "chain", "RunnableSequence", "ok", 3),
-        (1, "chain", "ChatPromptTemplate", "ok", 3),
-        (1, "chat model", "GenericFakeChatModel", "ok", 3),
+        (0, "chain", "RunnableSequence", "done", 3),
+        (1, "chain", "ChatPromptTemplate", "done", 3),
+        (1, "llm", "GenericFakeChatModel", "done", 3),
     ]
     assert data[2]["preview"] == "hello there world"
     assert all(d["duration_s"] > 0 for d in data)
     text = repr(rec.view(3))
     assert text.splitlines()[0] == "cell [3]: 3 runs"
-    assert "    GenericFakeChatModel  chat model · ok · 250 ms  'hello there world'" in text
+    assert "    GenericFakeChatModel  llm · done · 250 ms  'hello there world'" in text
 
 
 def test_streamed_chunks_counted_preview_capped():

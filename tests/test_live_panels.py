@@ -145,12 +145,16 @@ def test_handler_failure_never_breaks_the_run(k):
         "bad = LiveStreamHandler()\n"
         "def boom(*a, **kw): raise RuntimeError('view exploded')\n"
         "r = await chat(bad).ainvoke('still works')\n"
-        "bad_view = next(iter(bad._boards.values())).view\n"
+        "bad_view = next(iter(bad._boards)).view\n"
         "bad_view.render = boom\n"
         "r2 = await chat(bad).ainvoke('still works after the view broke')\n"
         "print(r.content, '|', r2.content)",
     )
     assert "still works | still works after the view broke" in result.stdout
+    # the failure is recorded where the README says, and warned about once
+    after = k.run("print(bad.internal_errors[:1])")
+    assert "RuntimeError: view exploded" in after.stdout
+    assert (result.stderr + after.stderr).count("view exploded") == 1
 
 
 def test_text_mode_labels_interleaved_runs(k, server):
@@ -257,11 +261,11 @@ def test_unload_removes_the_cell_watch_hook(k):
         k,
         "%load_ext lc_callbacks_nb\n"
         "r = await chat(live).ainvoke('installs the watch')\n"
-        "from lc_callbacks_nb.notebook import cell_watch\n"
+        "from lc_callbacks_nb.notebook import cells\n"
         "ip = get_ipython()\n"
-        "before = cell_watch._post_run_cell in ip.events.callbacks['post_run_cell']\n"
+        "before = cells._post_run_cell in ip.events.callbacks['post_run_cell']\n"
         "%unload_ext lc_callbacks_nb\n"
-        "after = cell_watch._post_run_cell in ip.events.callbacks['post_run_cell']\n"
+        "after = cells._post_run_cell in ip.events.callbacks['post_run_cell']\n"
         "print(before, after)",
     )
     assert result.stdout.strip().splitlines()[-1] == "True False"

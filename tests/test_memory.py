@@ -11,7 +11,7 @@ import gc, itertools, json, os, psutil
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from lc_callbacks_nb import LiveStreamHandler
-from lc_callbacks_nb.live.handler import _claims
+from lc_callbacks_nb.live.boards import CLAIMS as _claims
 from lc_callbacks_nb.live.flush import get_scheduler
 
 TEXT = " ".join(f"word{i}" for i in range(100))  # ~0.7 KB, 200 tokens per run
@@ -38,10 +38,10 @@ def test_thousand_runs_keep_the_kernel_bounded():
         stats = k.eval(
             "{'rss': rss_mb(), 'live': live.live_run_count(), 'claims': len(_claims),"
             " 'boards': len(live._boards),"
-            " 'rows': [len(b.view._rows) for b in live._boards.values()],"
-            " 'final': [len(b.view._final) for b in live._boards.values()],"
-            " 'dropped': [b.view._dropped for b in live._boards.values()],"
-            " 'started': [b.runs.total_started for b in live._boards.values()],"
+            " 'rows': [len(b.view._rows) for b in live._boards],"
+            " 'final': [len(b.view._final) for b in live._boards],"
+            " 'dropped': [b.view._dropped for b in live._boards],"
+            " 'started': [b.runs.total_started for b in live._boards],"
             " 'due': len(get_scheduler()._due)}"
         )
         # the structures that could grow with runs do not

@@ -7,17 +7,21 @@ clean to dirty, notifies the thread; the thread alone looks at the clock.
 
 Each target is flushed at most ``fps`` times per second. A target's ``flush()`` is
 always called under the scheduler's lock, whether from the ticker thread or from
-:meth:`FlushScheduler.flush_now` (final states at run end), so view state has exactly one
-writer at a time.
+:meth:`FlushScheduler.flush_now` (a board's first appearance, a cell's end), so view state has
+exactly one writer at a time. A target that fails is told (``on_error``) and the ticker goes
+on: no board can stop the others' updates, whatever its interval or its view does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
+
+MAX_WAIT = 1.0  # the ticker re-checks at least this often (and never sleeps on a huge number)
 
 
 class FlushTarget(Protocol):
@@ -25,6 +29,12 @@ class FlushTarget(Protocol):
     context: contextvars.Context | None
 
     def flush(self) -> None: ...
+
+    def on_error(self, exc: BaseException) -> None: ...
+
+    def retry_at(self) -> float | None:
+        """A clock time at which the target wants flushing again although nothing changed."""
+        ...
 
 
 class FlushScheduler:
@@ -37,17 +47,18 @@ class FlushScheduler:
         self._last: dict[FlushTarget, float] = {}  # target -> time of its last flush
         self._thread: threading.Thread | None = None
         self._closed = False
-        self.errors: list[BaseException] = []
 
     # -- called from any thread ---------------------------------------------------------
     def wake(self, target: FlushTarget) -> None:
         """Mark ``target`` dirty; it will be flushed within its interval."""
         with self._cond:
-            if target in self._due:
-                return
             last = self._last.get(target)
             now = self.clock()
-            self._due[target] = now if last is None else max(now, last + target.interval)
+            due = now if last is None else max(now, last + target.interval)
+            pending = self._due.get(target)
+            if pending is not None and pending <= due:
+                return
+            self._due[target] = due
             if self.threaded:
                 self._ensure_thread()
                 self._cond.notify()
@@ -58,23 +69,6 @@ class FlushScheduler:
             self._due.pop(target, None)
             self._last[target] = self.clock()
         self._run(target, enter_context=False)
-
-    def flush_soon(self, target: FlushTarget) -> None:
-        """Flush now if the target's interval has passed since its last flush, else wake it.
-
-        Keeps a burst of events (a batch of runs ending together) to one flush per interval.
-        """
-        with self._cond:
-            now = self.clock()
-            last = self._last.get(target)
-            now_due = last is None or now - last >= target.interval
-            if now_due:
-                self._due.pop(target, None)
-                self._last[target] = now
-        if now_due:
-            self._run(target, enter_context=False)
-        else:
-            self.wake(target)
 
     def forget(self, target: FlushTarget) -> None:
         with self._cond:
@@ -105,9 +99,18 @@ class FlushScheduler:
                     ctx.run(target.flush)
                 else:
                     target.flush()
-            except BaseException as exc:  # a broken view must never kill the ticker
-                self.errors.append(exc)
-                del self.errors[:-10]
+                again = target.retry_at()
+            except Exception as exc:  # a broken view must never kill the ticker
+                with contextlib.suppress(Exception):
+                    target.on_error(exc)
+                return
+        if again is not None:
+            with self._cond:
+                due = self._due.get(target)
+                self._due[target] = again if due is None else min(due, again)
+                if self.threaded:
+                    self._ensure_thread()
+                    self._cond.notify()
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -116,7 +119,12 @@ class FlushScheduler:
 
     def _loop(self) -> None:
         while True:
-            wait = self.tick()
+            try:
+                wait = self.tick()
+            except Exception:  # the clock or a target's bookkeeping failed: keep ticking
+                wait = MAX_WAIT
+            if wait is not None:
+                wait = min(max(wait, 0.0), MAX_WAIT)
             with self._cond:
                 if self._closed:
                     return

@@ -8,6 +8,7 @@ collected, so a long loop of runs does not keep their text alive here.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -17,16 +18,35 @@ from typing import Any
 from ..langchain.tokens import CHANNELS, TEXT, TOOL_ARGS, Piece
 from .redact import redact
 
+# The one vocabulary of statuses, for panels, text mode, the static twin and %lc_runs.
 RUNNING = "running"
 DONE = "done"
 ERROR = "error"
-INTERRUPTED = "interrupted"
-FINAL_STATUSES = (DONE, ERROR, INTERRUPTED)
+INTERRUPTED = "interrupted"  # a cancelled or interrupted cell, a stream closed before its end
+PAUSED = "paused"  # LangGraph interrupt(): waiting for input (``error`` says for what)
+HANDED_OFF = "handed_off"  # LangGraph Command(graph=PARENT): control went elsewhere
+FINAL_STATUSES = (DONE, ERROR, INTERRUPTED, PAUSED, HANDED_OFF)
 
-# Kinds of run a board shows; "llm" covers chat models and completion models alike.
+# Kinds of run; "llm" covers chat models and completion models alike.
 LLM, CHAIN, TOOL, RETRIEVER = "llm", "chain", "tool", "retriever"
+KINDS = (LLM, CHAIN, TOOL, RETRIEVER)
 
 PREVIEW_CHARS = 100_000  # the view clips at 1,500 and offers the rest on click
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_HIGH_SURROGATE_END = re.compile("[\ud800-\udbff]$")
+
+
+def clean_text(text: str) -> str:
+    """Text that encodes as UTF-8: surrogate pairs split across tokens joined, lone ones U+FFFD.
+
+    A server may split an emoji's UTF-16 pair across two stream chunks (JSON ``\\ud83d`` then
+    ``\\ude00``); Python keeps each half as a lone code point, which no JSON encoder sends.
+    """
+    if _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
@@ -35,7 +55,7 @@ def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
         text = value if isinstance(value, str) else repr(value)
     except Exception:  # a repr that raises must not break the run
         text = f"<{type(value).__name__}>"
-    text = redact(text)
+    text = redact(clean_text(text))
     if len(text) > limit:
         return text[:limit] + f"… [{len(text) - limit} more characters]"
     return text
@@ -122,7 +142,6 @@ class RunBoard:
         self._live: dict[str, Run] = {}
         self._done: list[Run] = []  # finished since the last collect
         self._order = 0
-        self.dirty = False  # read without the lock by the hot path: a hint, re-checked under it
         self.total_started = 0
 
     # -- events -------------------------------------------------------------------------
@@ -152,11 +171,7 @@ class RunBoard:
             self._order += 1
             self.total_started += 1
             self._live[run_id] = run
-            self.dirty = True
             return run
-
-    def get(self, run_id: str) -> Run | None:
-        return self._live.get(run_id)
 
     def add_pieces(self, run: Run, pieces: list[Piece]) -> None:
         with self.lock:
@@ -167,20 +182,17 @@ class RunBoard:
             run.tokens += 1
             if run.first_token_at is None:
                 run.first_token_at = self.clock()
-            self.dirty = True
 
     def stream_finished(self, run: Run) -> None:
         with self.lock:
             if run.stream_done_at is None and run.status == RUNNING:
                 run.stream_done_at = self.clock()
                 run.meta_changed = True
-                self.dirty = True
 
     def add_event(self, run: Run, line: str) -> None:
         with self.lock:
             run.events.append(line)
             run.meta_changed = True
-            self.dirty = True
 
     def finish(
         self,
@@ -212,7 +224,6 @@ class RunBoard:
             run.meta_changed = True
             self._live.pop(run.id, None)
             self._done.append(run)
-            self.dirty = True
             return True
 
     @property
@@ -222,14 +233,15 @@ class RunBoard:
     def current_text(self, run_id: str) -> dict[str, str] | None:
         with self.lock:
             run = self._live.get(run_id)
-            return None if run is None else {c: run.full(c) for c in CHANNELS if run.text[c]}
+            if run is None:
+                return None
+            return {c: clean_text(run.full(c)) for c in CHANNELS if run.text[c]}
 
     # -- flushing -----------------------------------------------------------------------
     def collect(self) -> Changes:
         """Everything that changed since the last call; finished runs leave the board."""
         with self.lock:
             now = self.clock()
-            self.dirty = False
             started: list[dict[str, Any]] = []
             updates: dict[str, dict[str, Any]] = {}
             finished: list[str] = []
@@ -242,9 +254,13 @@ class RunBoard:
                     pieces = run.text[channel]
                     end = len(pieces)  # read once: tokens may be appended meanwhile
                     if end > run.sent[channel]:
-                        update.setdefault("delta", {})[channel] = "".join(
-                            pieces[run.sent[channel] : end]
-                        )
+                        delta = "".join(pieces[run.sent[channel] : end])
+                        if run.status == RUNNING and _HIGH_SURROGATE_END.search(delta):
+                            # the other half of a split pair comes with the next token
+                            end -= 1
+                            delta = "".join(pieces[run.sent[channel] : end])
+                        if delta:
+                            update.setdefault("delta", {})[channel] = clean_text(delta)
                         run.sent[channel] = end
                 if run.reset and "delta" in update:
                     update["reset"] = True
@@ -258,7 +274,9 @@ class RunBoard:
                         update["events"] = list(run.events)
                 if run.status != RUNNING:
                     update["status"] = run.status
-                    update["final"] = {c: run.full(c) for c in CHANNELS if run.text[c]}
+                    update["final"] = {
+                        c: clean_text(run.full(c)) for c in CHANNELS if run.text[c]
+                    }
                     if run.usage:
                         update["usage"] = run.usage
                     if run.outputs:

@@ -28,6 +28,7 @@ may ``await``. Two cooperating steps rewrite the cell before it runs instead:
 from __future__ import annotations
 
 import ast
+import linecache
 import re
 import sys
 from typing import Any
@@ -40,6 +41,11 @@ _OPENER = (
 )
 
 
+# opener line -> the user's ``%%lc_stream`` line it replaced, until the AST step puts it back
+# into IPython's source cache (so tracebacks quote what the user typed).
+_typed: dict[str, str] = {}
+
+
 def rewrite_lines(lines: list[str]) -> list[str]:
     """Text step: ``%%lc_stream opts`` on the first line -> the opener statement."""
     if not lines:
@@ -47,7 +53,22 @@ def rewrite_lines(lines: list[str]) -> list[str]:
     m = _MAGIC.match(lines[0])
     if m is None:
         return lines
-    return [_OPENER.format(name=NAME, args=(m.group("args") or "")), *lines[1:]]
+    opener = _OPENER.format(name=NAME, args=(m.group("args") or ""))
+    if len(_typed) > 100:
+        _typed.clear()
+    _typed[opener] = lines[0] if lines[0].endswith("\n") else lines[0] + "\n"
+    return [opener, *lines[1:]]
+
+
+def _show_typed_first_line() -> None:
+    """Tracebacks read cell source from ``linecache``, where IPython cached the *transformed*
+    cell before the AST step; the rewrite keeps line numbers, so only line 1 differs."""
+    for name, entry in list(linecache.cache.items()):
+        if len(entry) != 4:
+            continue  # a lazy entry, not a cell
+        size, mtime, lines, fullname = entry  # type: ignore[misc]
+        if lines and lines[0] in _typed:
+            linecache.cache[name] = (size, mtime, [_typed[lines[0]], *lines[1:]], fullname)
 
 
 rewrite_lines.lc_callbacks_nb = True  # type: ignore[attr-defined]  # marks our hook for sweeps
@@ -77,7 +98,10 @@ class ScopeWrapper(ast.NodeTransformer):
 
     def visit_Module(self, node: ast.Module) -> ast.Module:
         try:
-            return self._wrap(node)
+            wrapped = self._wrap(node)
+            if wrapped.body and _is_opener(wrapped.body[0]):
+                _show_typed_first_line()
+            return wrapped
         except Exception:  # IPython would unregister a transformer that raises
             return node
 

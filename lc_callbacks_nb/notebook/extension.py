@@ -1,10 +1,12 @@
 """Load and unload the IPython extension; the logic behind the magics.
 
 ``load(shell)`` adds, and ``unload(shell)`` removes, exactly these: the ``LCCallbacksNB``
-configurable (in ``shell.configurables``), the magics, a ``pre_run_cell`` callback (tags each
-cell's context with its number), the ``%%lc_stream`` text and AST transforms, and the targets of
-the configure-hook slots (run recorder; global ``LiveStreamHandler`` while ``%lc_stream on``).
-The slots themselves stay registered with LangChain (it has no unregister) and return ``None``.
+configurable and the ``LCMagics`` instance (both in ``shell.configurables``), the magics, a
+``pre_run_cell`` callback (a new cell starts outside any ``%%lc_stream`` scope), the cell hooks
+of ``cells.py``, the ``%%lc_stream``
+text and AST transforms, and the targets of the configure-hook slots (run recorder; global
+``LiveStreamHandler`` while ``%lc_stream on``). The slots themselves stay registered with
+LangChain (it has no unregister) and return ``None``.
 Every hook we add carries the attribute ``lc_callbacks_nb = True``, and ``load`` first sweeps
 away any marked leftovers, so ``%reload_ext`` always ends with one copy of each.
 """
@@ -15,8 +17,9 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from ..live.options import HANDLER_OPTIONS, OPTIONS, OptionError, format_options
 from . import hooks
-from .config import HANDLER_OPTIONS, LCCallbacksNB, OptionError, check_option, format_options
+from .config import LCCallbacksNB, drop_refused
 from .history import RunRecorder
 
 _controllers: dict[int, Controller] = {}  # id(shell) -> the loaded controller
@@ -48,9 +51,9 @@ def unload(shell: Any) -> None:
     if ctl is not None:
         ctl.uninstall()
     _sweep(shell)
-    from . import cell_watch
+    from . import cells
 
-    cell_watch.uninstall()  # a LiveStreamHandler used afterwards installs it again
+    cells.uninstall()  # a LiveStreamHandler used afterwards installs it again
     if not _controllers:
         hooks.set_global(None)
         hooks.set_recorder(None)
@@ -68,11 +71,12 @@ def _sweep(shell: Any) -> None:
         t for t in shell.input_transformers_cleanup if not _marked(t)
     ]
     shell.ast_transformers[:] = [t for t in shell.ast_transformers if not _marked(t)]
-    for event in ("pre_run_cell",):
-        for cb in list(shell.events.callbacks.get(event, [])):
+    for event, callbacks in shell.events.callbacks.items():
+        for cb in list(callbacks):
             if _marked(cb):
                 shell.events.unregister(event, cb)
-    shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, LCCallbacksNB)]
+    # Our LCCallbacksNB and LCMagics (IPython's Magics.__init__ appends itself here).
+    shell.configurables[:] = [c for c in shell.configurables if not _marked(c)]
     mm = shell.magics_manager
     for kind in ("line", "cell"):
         for name, fn in list(mm.magics[kind].items()):
@@ -84,17 +88,17 @@ def _sweep(shell: Any) -> None:
 
 
 def _make_config(shell: Any) -> LCCallbacksNB:
-    """The configurable, from shell config; a bad value there is dropped with a one-line warning
-    (IPython's %config stores a value even when applying it failed)."""
+    """The configurable, from shell config (config files, the kernel command line, earlier
+    %config and %lc_stream on); a refused value there is dropped with a one-line warning, so
+    its option keeps its default."""
     import sys
 
-    section = shell.config.get("LCCallbacksNB") if "LCCallbacksNB" in shell.config else {}
-    for name in list(section.keys()):
-        try:
-            check_option(name, section[name], f"LCCallbacksNB.{name}")
-        except OptionError as exc:
-            print(f"lc_callbacks_nb: ignoring bad config: {exc}", file=sys.stderr)
-            del section[name]
+    for name, message in drop_refused(shell.config).items():
+        default = OPTIONS[name].default
+        print(
+            f"lc_callbacks_nb: ignoring bad config: {message}; using {default!r}",
+            file=sys.stderr,
+        )
     return LCCallbacksNB(parent=shell)
 
 
@@ -116,7 +120,6 @@ class Controller:
         self.recorder = RunRecorder(
             max_cells=self.config.history_size,
             max_runs_per_cell=self.config.history_runs_per_cell,
-            cell_of_run=hooks.current_cell,
         )
         self.handler: Any = None  # the global LiveStreamHandler while %lc_stream is on
         self.magics: Any = None
@@ -124,8 +127,7 @@ class Controller:
         self.ast_transform: Any = None
 
         def pre_run_cell(info: Any) -> None:
-            count = self.shell.execution_count
-            hooks.set_current_cell(count - 1 if getattr(info, "store_history", True) else count)
+            hooks.SCOPED.mark_cell()  # a new cell starts outside any %%lc_stream scope
 
         pre_run_cell.lc_callbacks_nb = True  # type: ignore[attr-defined]
         self._pre_run_cell = pre_run_cell
@@ -148,8 +150,9 @@ class Controller:
         shell.ast_transformers.append(self.ast_transform)
         hooks.set_recorder(self.recorder)
         hooks.SCOPED.enabled = True
-        # The cell that ran %load_ext (or the kernel's startup) counts as the current one.
-        hooks.set_current_cell(max(shell.execution_count - 1, 0))
+        from . import cells
+
+        cells.install(shell)  # which cell a run belongs to, and when cells end
         if self.config.autostart:
             self.stream_on({})
 
@@ -157,34 +160,49 @@ class Controller:
         shell = self.shell
         self.stream_off()
         hooks.set_recorder(None)
-        self.config.unobserve_all()
+        self.config.remember_all()  # the values in force are what a reload starts from
+        self.config.unobserve(self._options_changed, names=list(HANDLER_OPTIONS))
+        self.config.unobserve(
+            self._history_changed, names=["history_size", "history_runs_per_cell"]
+        )
         if self.ast_transform in shell.ast_transformers:
             shell.ast_transformers.remove(self.ast_transform)
         if self.text_transform in shell.input_transformers_cleanup:
             shell.input_transformers_cleanup.remove(self.text_transform)
         if self._pre_run_cell in shell.events.callbacks.get("pre_run_cell", []):
             shell.events.unregister("pre_run_cell", self._pre_run_cell)
-        if self.config in shell.configurables:
-            shell.configurables.remove(self.config)
+        shell.configurables[:] = [
+            c for c in shell.configurables if c is not self.config and c is not self.magics
+        ]
         # Magics: IPython has no unregister; _sweep removes the marked entries.
 
     # -- %lc_stream ----------------------------------------------------------------------
     def check(self, options: dict[str, Any], magic: str = "lc_stream") -> dict[str, Any]:
-        """Validate every option first, so a bad one changes nothing."""
+        """Validate every option first, so a bad one changes nothing. Text (a magic's
+        argument) is parsed, other values checked, by the option list's one rule."""
+        out = {}
         try:
-            return {k: check_option(k, v) for k, v in options.items() if v is not None}
+            for k, v in options.items():
+                if v is None:
+                    continue
+                option = OPTIONS[k]
+                out[k] = (
+                    option.parse(v, option.flag)
+                    if isinstance(v, str)
+                    else option.check(v, option.flag)
+                )
         except OptionError as exc:
             raise UsageError(f"{magic}: {exc}") from None
+        return out
 
     def stream_on(self, options: dict[str, Any]) -> None:
         options = self.check(options)
         merged = {**self.config.handler_options(), **options}
-        if self.handler is not None and merged == self._handler_options(self.handler):
-            return
-        handler = make_handler(merged)  # before touching the config: a failure changes nothing
-        self.handler = handler
-        hooks.set_global(handler)
-        for k, v in options.items():  # the observer sees the handler already matches
+        if self.handler is None or merged != self._handler_options(self.handler):
+            # before touching the config: a failure changes nothing
+            self.handler = make_handler(merged)
+            hooks.set_global(self.handler)
+        for k, v in options.items():  # kept, also across %reload_ext (the config's observer)
             setattr(self.config, k, v)
 
     def stream_off(self) -> None:

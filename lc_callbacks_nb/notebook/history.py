@@ -1,18 +1,14 @@
 """Record LangChain runs per notebook cell, bounded, for ``%lc_runs``.
 
-:class:`RunRecorder` is a sync callback handler with ``run_inline = True``: LangChain calls it
-directly on whatever thread fires the event (the kernel loop for async runs), never through an
-executor. Every method takes one lock and does O(1) work; a token only bumps a counter and, while
-the preview is short, appends a few characters.
+:class:`RunRecorder` reads LangChain's callbacks through the same
+:class:`~lc_callbacks_nb.langchain.events.RunEvents` as the live panels: the same run kinds and
+statuses, the same rule for which cell a run belongs to (``notebook/cells.py``), the same
+control-flow and interrupt rules, the same redaction. It only stores: every method takes one
+lock and does O(1) work; a token only bumps a counter and, while the preview is short, appends
+a few characters.
 
 Bounds: the last ``max_cells`` cells that started runs, at most ``max_runs_per_cell`` runs per
 cell (later runs are counted, not kept), ``PREVIEW_CHARS`` characters of model text per run.
-
-A run belongs to the cell that started it: a child run to its parent's cell, a root run to
-``cell_of_run()`` at start (the extension answers from a ContextVar set at the start of each cell,
-so a background task from an earlier cell keeps its own cell). ``cell_of_run()`` returns a cell
-number, or a ``(serial, number)`` key: cells run with ``store_history=False`` (nbval, some
-front-ends) share one execution count, and the serial keeps them apart. No IPython import here.
 """
 
 from __future__ import annotations
@@ -26,10 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from langchain_core.callbacks import BaseCallbackHandler
-
-from ..langchain.inline import InlineHandlerMixin
-from ..langchain.payloads import run_name, usage_of
+from ..langchain.events import Outcome, RunEvents, Start
+from ..live.redact import redact
+from ..live.runs import DONE, ERROR, RUNNING, clean_text
 
 PREVIEW_CHARS = 80
 ERROR_CHARS = 200
@@ -39,12 +34,13 @@ ERROR_CHARS = 200
 class RunRecord:
     run_id: str
     parent_id: str | None
-    kind: str  # chain | llm | chat model | tool | retriever
+    kind: str  # llm | chain | tool | retriever (live/runs.py)
     name: str
-    key: Any  # the cell: a number or a (serial, number) key
+    key: str  # the cell (notebook/cells.py)
+    number: int | None  # the cell's execution count
     started: float
     ended: float | None = None
-    status: str = "running"  # running | ok | error
+    status: str = RUNNING  # the statuses of live/runs.py
     error: str | None = None
     chunks: int = 0  # streamed non-empty tokens
     usage: dict[str, int] = field(default_factory=dict)
@@ -53,7 +49,7 @@ class RunRecord:
 
     @property
     def cell(self) -> int | None:
-        return _count(self.key)
+        return self.number
 
     @property
     def duration(self) -> float | None:
@@ -78,19 +74,15 @@ class RunRecord:
 
 @dataclass
 class CellRuns:
-    key: Any
+    key: str
+    number: int | None
     roots: list[RunRecord] = field(default_factory=list)
     count: int = 0
     dropped: int = 0
 
     @property
     def cell(self) -> int | None:
-        return _count(self.key)
-
-
-def _count(key: Any) -> int | None:
-    """The execution count shown for a cell key."""
-    return key[-1] if isinstance(key, tuple) else key
+        return self.number
 
 
 def _text_of(token: Any) -> str:
@@ -101,35 +93,21 @@ def _text_of(token: Any) -> str:
     return str(token or "")
 
 
-def _output_text(response: Any) -> str:
-    try:
-        gen = response.generations[0][0]
-    except (AttributeError, IndexError, TypeError):
-        return ""
-    return _text_of(getattr(gen, "text", "") or "")
-
-
-class RunRecorder(InlineHandlerMixin, BaseCallbackHandler):  # type: ignore[override]
-    """Keeps a bounded run tree per cell. Thread-safe; O(1) per event.
-
-    Inline (InlineHandlerMixin) except where that would take events from other handlers.
-    """
-
-    raise_error = False
+class RunRecorder(RunEvents):
+    """Keeps a bounded run tree per cell. Thread-safe; O(1) per event."""
 
     def __init__(
         self,
         max_cells: int = 20,
         max_runs_per_cell: int = 200,
-        cell_of_run: Callable[[], Any] = lambda: None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
+        super().__init__()
         self.max_cells = max_cells
         self.max_runs_per_cell = max_runs_per_cell
-        self.cell_of_run = cell_of_run
         self.clock = clock
         self._lock = threading.Lock()
-        self._cells: OrderedDict[Any, CellRuns] = OrderedDict()
+        self._cells: OrderedDict[str, CellRuns] = OrderedDict()
         self._runs: dict[str, RunRecord] = {}  # only runs of cells still kept
 
     def __repr__(self) -> str:
@@ -155,77 +133,45 @@ class RunRecorder(InlineHandlerMixin, BaseCallbackHandler):  # type: ignore[over
                 self._runs.pop(rec.run_id, None)
                 stack.extend(rec.children)
 
-    # -- recording -----------------------------------------------------------------------
-    def _start(
-        self,
-        kind: str,
-        run_id: UUID,
-        parent_run_id: UUID | None,
-        serialized: dict[str, Any] | None,
-        kwargs: dict[str, Any],
-    ) -> None:
+    # -- recording (RunEvents) -----------------------------------------------------------
+    def run_started(self, run_id: UUID, start: Start) -> bool:
         rid = str(run_id)
-        pid = None if parent_run_id is None else str(parent_run_id)
+        pid = None if start.parent_id is None else str(start.parent_id)
         now = self.clock()
         with self._lock:
             parent = self._runs.get(pid) if pid else None
-            key = parent.key if parent is not None else self.cell_of_run()
+            key = start.cell.key
             cr = self._cells.get(key)
             if cr is None:
-                cr = self._cells[key] = CellRuns(key)
+                cr = self._cells[key] = CellRuns(key, start.cell.number)
                 self._evict()
             else:
                 self._cells.move_to_end(key)
             if cr.count >= self.max_runs_per_cell or (pid and parent is None and cr.dropped):
                 cr.dropped += 1
-                return
-            rec = RunRecord(rid, pid, kind, run_name(serialized, kwargs, kind), key, now)
+                return False
+            rec = RunRecord(rid, pid, start.kind, start.name, key, start.cell.number, now)
             cr.count += 1
             self._runs[rid] = rec
             (parent.children if parent is not None else cr.roots).append(rec)
+            return True
 
-    def _end(
-        self,
-        run_id: UUID,
-        error: BaseException | str | None = None,
-        response: Any = None,
-        preview: str = "",
-    ) -> None:
+    def run_ended(self, run_id: UUID, outcome: Outcome) -> None:
         now = self.clock()
         with self._lock:
             rec = self._runs.get(str(run_id))
             if rec is None:
                 return
             rec.ended = now
-            if error is not None:
-                rec.status = "error"
-                text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-                rec.error = text[:ERROR_CHARS]
-            else:
-                rec.status = "ok"
-            if preview and not rec.preview:
-                rec.preview = preview[:PREVIEW_CHARS]
-            if response is not None:
-                rec.usage = usage_of(response)
-                if not rec.preview:
-                    rec.preview = _output_text(response)[:PREVIEW_CHARS]
+            rec.status = outcome.status
+            rec.error = outcome.error[:ERROR_CHARS] if outcome.status != DONE else None
+            if outcome.status == ERROR and not rec.error:
+                rec.error = "error"
+            rec.usage = dict(outcome.usage)
+            if not rec.preview:
+                rec.preview = (outcome.final_text or outcome.outputs or "")[:PREVIEW_CHARS]
 
-    def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, **kw):
-        self._start("chain", run_id, parent_run_id, serialized, kw)
-
-    def on_llm_start(self, serialized, prompts, *, run_id, parent_run_id=None, **kw):
-        self._start("llm", run_id, parent_run_id, serialized, kw)
-
-    def on_chat_model_start(self, serialized, messages, *, run_id, parent_run_id=None, **kw):
-        self._start("chat model", run_id, parent_run_id, serialized, kw)
-
-    def on_tool_start(self, serialized, input_str, *, run_id, parent_run_id=None, **kw):
-        self._start("tool", run_id, parent_run_id, serialized, kw)
-
-    def on_retriever_start(self, serialized, query, *, run_id, parent_run_id=None, **kw):
-        self._start("retriever", run_id, parent_run_id, serialized, kw)
-
-    def on_llm_new_token(self, token, *, run_id, **kw):
+    def on_llm_new_token(self, token: Any, *, run_id: UUID, **kw: Any) -> None:  # type: ignore[override]
         text = _text_of(token)
         if not text:
             return
@@ -237,49 +183,17 @@ class RunRecorder(InlineHandlerMixin, BaseCallbackHandler):  # type: ignore[over
             if len(rec.preview) < PREVIEW_CHARS:
                 rec.preview = (rec.preview + text)[:PREVIEW_CHARS]
 
-    def on_llm_end(self, response, *, run_id, **kw):
-        self._end(run_id, response=response)
-
-    def on_chain_end(self, outputs, *, run_id, **kw):
-        self._end(run_id)
-
-    def on_tool_end(self, output, *, run_id, **kw):
-        content = str(getattr(output, "content", output))
-        if getattr(output, "status", None) == "error":
-            # a tool that handled its own error: the run ends normally, but it failed
-            self._end(
-                run_id, error=content.strip().splitlines()[0] if content.strip() else "tool error"
-            )
-        else:
-            self._end(run_id, preview=content)
-
-    def on_retriever_end(self, documents, *, run_id, **kw):
-        n = len(documents)
-        self._end(run_id, preview=f"{n} document{'' if n == 1 else 's'}")
-
-    def on_llm_error(self, error, *, run_id, **kw):
-        self._end(run_id, error=error)
-
-    def on_chain_error(self, error, *, run_id, **kw):
-        self._end(run_id, error=error)
-
-    def on_tool_error(self, error, *, run_id, **kw):
-        self._end(run_id, error=error)
-
-    def on_retriever_error(self, error, *, run_id, **kw):
-        self._end(run_id, error=error)
-
     # -- reading -------------------------------------------------------------------------
     def cells(self) -> list[int | None]:
         with self._lock:
-            return [_count(key) for key in self._cells]
+            return [cr.number for cr in self._cells.values()]
 
     def view(self, cell: int | None = None) -> RunsView:
         """The runs of cell number ``cell`` (the latest such), or of the last cell that had any."""
         with self._lock:
             cr = None
             for key in reversed(self._cells):
-                if cell is None or _count(key) == cell:
+                if cell is None or self._cells[key].number == cell:
                     cr = self._cells[key]
                     break
             if cell is None and cr is not None:
@@ -289,8 +203,13 @@ class RunRecorder(InlineHandlerMixin, BaseCallbackHandler):  # type: ignore[over
         return RunsView(cell, snapshot, kept_cells=self.max_cells, known_cells=kept)
 
 
+def _shown(text: str | None) -> str | None:
+    """What may leave the recorder: redacted, valid UTF-8."""
+    return None if text is None else redact(clean_text(text))
+
+
 def _snapshot(cr: CellRuns) -> CellRuns:
-    """A deep copy taken under the lock, so rendering never races the recorder."""
+    """A deep copy taken under the lock (so rendering never races the recorder), redacted."""
 
     def copy(rec: RunRecord) -> RunRecord:
         return RunRecord(
@@ -299,17 +218,18 @@ def _snapshot(cr: CellRuns) -> CellRuns:
             rec.kind,
             rec.name,
             rec.key,
+            rec.number,
             rec.started,
             rec.ended,
             rec.status,
-            rec.error,
+            _shown(rec.error),
             rec.chunks,
             dict(rec.usage),
-            rec.preview,
+            _shown(rec.preview) or "",
             [copy(c) for c in rec.children],
         )
 
-    return CellRuns(cr.key, [copy(r) for r in cr.roots], cr.count, cr.dropped)
+    return CellRuns(cr.key, cr.number, [copy(r) for r in cr.roots], cr.count, cr.dropped)
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -337,7 +257,7 @@ def _walk(roots: list[RunRecord], depth: int = 0):
 
 
 def _fields(rec: RunRecord) -> list[str]:
-    parts = [rec.kind, rec.status if rec.status != "error" else f"error: {rec.error}"]
+    parts = [rec.kind, f"{rec.status}: {rec.error}" if rec.error else rec.status]
     parts.append(format_duration(rec.duration))
     tok = _tokens(rec)
     if tok:
@@ -395,7 +315,7 @@ class RunsView:
         if self.runs is not None:
             out.append("<ul style='list-style:none;padding-left:1em;margin:0'>")
             for depth, rec in _walk(self.runs.roots):
-                color = {"ok": "#2a7", "error": "#c33"}.get(rec.status, "#888")
+                color = {DONE: "#2a7", ERROR: "#c33"}.get(rec.status, "#888")
                 item = (
                     f"<li style='margin-left:{depth * 1.5}em'>"
                     f"<span style='color:{color}'>●</span> <code>{e(rec.name)}</code> "

@@ -23,13 +23,12 @@ context state, so:
 ``GLOBAL.get()`` yields to ``SCOPED``: in a ``%%lc_stream`` cell only the cell's handler is added,
 so a run gets one panel, with the cell's options.
 
-No IPython import here: the extension feeds in the cell number through :func:`set_current_cell`.
+No IPython import here; which cell a run belongs to is ``cells.py``'s question, not ours.
 """
 
 from __future__ import annotations
 
 import contextvars
-import itertools
 import threading
 from typing import Any
 
@@ -110,29 +109,6 @@ class ScopedSlot:
         return f"<ScopedSlot {self.name} enabled={self.enabled}>"
 
 
-class _CellSlot:
-    """Which cell the current context belongs to: a ``(serial, execution count)`` key.
-
-    The serial is unique per cell in this process (cells run with ``store_history=False``, as
-    nbval does, all share one execution count)."""
-
-    def __init__(self) -> None:
-        self._var: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
-            "lc_callbacks_nb.cell", default=None
-        )
-        self._serial = itertools.count(1)
-        self.running: tuple[int, int] | None = None  # the cell executing now, for bare threads
-
-    def set(self, n: int) -> None:
-        key = (next(self._serial), n)
-        self._var.set(key)
-        self.running = key
-
-    def get(self) -> tuple[int, int] | None:
-        key = self._var.get()
-        return self.running if key is None else key
-
-
 def _find_registered(name: str) -> Any:
     """A slot of ours already registered in this process (survives reimporting this module)."""
     try:
@@ -158,13 +134,12 @@ def _register(slot: Any) -> Any:
 # Registration order is the order LangChain adds the handlers: recorder, scoped, global.
 # Kept across `importlib.reload` of this module (module globals survive a reload).
 try:
-    RECORDER, SCOPED, GLOBAL, CELL  # type: ignore[used-before-def,has-type]  # noqa: B018
+    RECORDER, SCOPED, GLOBAL  # type: ignore[used-before-def,has-type]  # noqa: B018
 except NameError:
     RECORDER = _register(Slot(_SLOT_PREFIX + "recorder"))
     SCOPED = _register(ScopedSlot(_SLOT_PREFIX + "scoped"))
     GLOBAL = _register(Slot(_SLOT_PREFIX + "global"))
     GLOBAL.yields_to = SCOPED
-    CELL = _CellSlot()
 
 
 def set_global(handler: Any) -> None:
@@ -173,16 +148,6 @@ def set_global(handler: Any) -> None:
 
 def set_recorder(recorder: Any) -> None:
     RECORDER.set(recorder)
-
-
-def set_current_cell(n: int) -> None:
-    """Start of a cell: tag this context with the cell number and clear any inherited scope."""
-    CELL.set(n)
-    SCOPED.mark_cell()
-
-
-def current_cell() -> tuple[int, int] | None:
-    return CELL.get()
 
 
 def active_handlers() -> list[tuple[str, Any]]:

@@ -8,18 +8,26 @@ from ..live.runs import Changes
 class BoardView:
     """Draws one cell's runs. Called only under the flush scheduler's lock."""
 
-    # May the end of a run wait for the next scheduled flush (when others still run)? A widget
-    # says yes to keep a burst of run ends within its message budget; text says no, so what
-    # it prints follows the order of events exactly.
+    # May the end of a run wait for the next scheduled flush? A widget says yes, so a loop
+    # of short runs stays within its message budget; text says no, so what it prints follows
+    # the order of events exactly.
     coalesce_ends = False
 
-    def __init__(self, *, max_panels: int = 8, title: str = ""):
+    def __init__(self, *, max_panels: int = 8):
         self.max_panels = max_panels
-        self.title = title
 
     def open(self) -> None:
         """Show the (empty) view in the current cell. Called once, before the first render."""
 
     def render(self, changes: Changes, *, live_runs: int) -> None:
-        """Draw what changed since the last render. ``live_runs`` is 0 when all runs ended."""
+        """Draw what changed since the last render (``changes`` may be empty: a deferred
+        flush the view asked for). ``live_runs`` is 0 when all runs ended."""
         raise NotImplementedError
+
+    def finish(self) -> None:
+        """The cell that started the board has ended and no run is live: draw the final state
+        (what a saved notebook keeps). May be called again when a background run ends later."""
+
+    def wants_flush_at(self) -> float | None:
+        """A clock time at which this view wants a flush although nothing changed."""
+        return None

@@ -1,0 +1,441 @@
+"""One reading of LangChain's callbacks, shared by the live panels and the ``%lc_runs`` recorder.
+
+:class:`RunEvents` turns LangChain's callback arguments into two calls its subclasses implement:
+``run_started(run_id, start)`` and ``run_ended(run_id, outcome)``. Everything about *reading*
+LangChain lives here, once: run names and models, inputs and outputs (redacted, clipped), which
+runs are framework plumbing (hidden), which cell a run belongs to (its parent's, else
+``cells.current()``), and how a run ends:
+
+* ``on_*_end`` -> done (a tool whose ``ToolMessage`` has ``status="error"`` -> error);
+* ``on_*_error`` -> error, except: LangGraph's control flow (an ``interrupt()``, a
+  ``Command(graph=PARENT)``) -> paused / handed_off (``control_flow.classify``); an interrupt or
+  a cancellation -> interrupted; ``GeneratorExit`` (a stream closed before its end) -> interrupted;
+* no event at all: the task that started the run was *cancelled* or interrupted (cancelling an
+  ``agenerate`` mid-stream fires neither end nor error) -> interrupted; the cell was interrupted
+  while the run was live -> interrupted. A task that simply finished does not end its runs: a
+  stream started in one cell may be consumed in the next (``agen = chat.astream(...)``).
+
+Subclasses keep their own storage and implement the token hot path themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+import warnings
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from uuid import UUID
+
+from langchain_core.callbacks import AsyncCallbackHandler
+
+from ..live.redact import redact
+from ..live.runs import (
+    CHAIN,
+    DONE,
+    ERROR,
+    INTERRUPTED,
+    LLM,
+    PAUSED,
+    RETRIEVER,
+    TOOL,
+    preview,
+)
+from ..notebook import cells
+from . import control_flow
+from .inline import InlineHandlerMixin
+from .payloads import final_text, model_name, run_name, tool_calls_of, usage_of
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HIDDEN_TAG = "langsmith:hidden"  # LangChain/LangGraph's mark for internal runs
+INPUT_PREVIEW = 300
+_INTERRUPTS = (KeyboardInterrupt, asyncio.CancelledError)
+
+
+@dataclass
+class Start:
+    """A run that starts, as LangChain described it."""
+
+    kind: str
+    name: str
+    parent_id: UUID | None  # the nearest *shown* ancestor
+    cell: cells.Cell
+    model: str = ""
+    tags: tuple[str, ...] = ()
+    inputs: str = ""
+    thread: str | None = None  # LangGraph thread id, when the run reports one
+
+
+@dataclass
+class Outcome:
+    """How a run ended."""
+
+    status: str
+    error: str = ""
+    outputs: str = ""
+    usage: dict[str, int] = field(default_factory=dict)
+    final_text: str | None = None
+    tool_args: str | None = None
+
+
+def error_text(error: BaseException) -> str:
+    """One redacted line: ``Type: first line of the message``."""
+    try:
+        message = str(error).strip()
+    except Exception:  # a __str__ that raises must not hide the failure
+        message = ""
+    first = message.splitlines()[0] if message else ""
+    return redact(f"{type(error).__name__}: {first}" if first else type(error).__name__)
+
+
+def outcome_of_error(error: BaseException) -> Outcome:
+    """The one rule for a run that ended with an exception."""
+    flow = control_flow.classify(error)
+    if flow is not None:
+        status, message = flow
+        return Outcome(status, error=redact(message))
+    if isinstance(error, _INTERRUPTS):
+        return Outcome(INTERRUPTED, error="interrupted")
+    if isinstance(error, GeneratorExit):
+        return Outcome(INTERRUPTED, error="stream closed before its end")
+    return Outcome(ERROR, error=error_text(error))
+
+
+def guarded(method: F) -> F:
+    """Never let a failure in our code break the user's run; keep it for inspection."""
+
+    @functools.wraps(method)
+    def wrapper(self: RunEvents, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            self.internal_error(exc)
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[override]
+    """Base of LangChain handlers that follow runs; see the module docstring.
+
+    Callbacks are plain functions that never block: with ``run_inline`` (InlineHandlerMixin)
+    LangChain calls them where the event happens, with no executor hop.
+    """
+
+    raise_error = False
+    #: a failure inside our code warns once per handler, then is only recorded
+    _warned = False
+
+    def __init__(self) -> None:
+        self._hidden: dict[UUID, UUID | None] = {}  # hidden run -> its shown parent
+        self._live: dict[UUID, cells.Cell] = {}  # runs we follow -> their cell
+        self._parents: dict[UUID, UUID | None] = {}  # runs we follow -> their shown parent
+        # LangGraph reports an interrupt() as an error of the node (and of each enclosing
+        # subgraph), then ends the graph normally: a parent of a paused run is paused too.
+        self._paused_under: dict[UUID, str] = {}
+        self._task_runs: weakref.WeakKeyDictionary[asyncio.Task[Any], set[UUID]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._events_lock = threading.Lock()
+        self.internal_errors: list[str] = []
+        self._listening = False
+
+    # -- for subclasses ------------------------------------------------------------------
+    def run_started(self, run_id: UUID, start: Start) -> bool:
+        """Record a new run; return False to ignore it (and its events)."""
+        raise NotImplementedError
+
+    def run_ended(self, run_id: UUID, outcome: Outcome) -> None:
+        raise NotImplementedError
+
+    def cell_finished(self, cell: cells.Cell) -> None:
+        """After each cell, once its orphaned runs are closed (e.g. draw final states)."""
+
+    def internal_error(self, exc: BaseException) -> None:
+        text = f"{type(exc).__name__}: {exc}"
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"lc_callbacks_nb: {type(self).__name__} failed ({text}); the run goes on",
+                stacklevel=3,
+            )
+        self.internal_errors.append(text)
+        del self.internal_errors[:-20]
+
+    def live_run_count(self) -> int:
+        return len(self._live)
+
+    # -- starting and ending -------------------------------------------------------------
+    def _start(
+        self,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        kind: str,
+        name: str,
+        *,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        model: str = "",
+        inputs: Any = "",
+    ) -> None:
+        if parent_run_id is not None:
+            # children of a hidden run hang from its nearest shown ancestor
+            parent_run_id = self._hidden.get(parent_run_id, parent_run_id)
+        tag_tuple = tuple(tags or ())
+        if kind == CHAIN and HIDDEN_TAG in tag_tuple:
+            # framework plumbing (LangGraph's channel writes, branches): not worth a node
+            self._hidden[run_id] = parent_run_id
+            return
+        if run_id in self._live:
+            return
+        parent_cell = self._live.get(parent_run_id) if parent_run_id is not None else None
+        cell = parent_cell or cells.current()
+        start = Start(
+            kind=kind,
+            name=name,
+            parent_id=parent_run_id,
+            cell=cell,
+            model=model,
+            tags=tag_tuple,
+            inputs=preview(inputs, INPUT_PREVIEW) if inputs != "" else "",
+            thread=control_flow.thread_of(metadata),
+        )
+        if not self._listening:
+            self._listening = True
+            cells.on_cell_end(self)
+        if not self.run_started(run_id, start):
+            return
+        self._live[run_id] = cell
+        self._parents[run_id] = parent_run_id
+        self._watch_task(run_id)
+
+    def _end(self, run_id: UUID, outcome: Outcome) -> None:
+        self._hidden.pop(run_id, None)
+        paused = self._paused_under.pop(run_id, None)
+        parent = self._parents.pop(run_id, None)
+        if self._live.pop(run_id, None) is None:
+            return
+        if paused is not None and outcome.status == DONE:
+            outcome = Outcome(PAUSED, error=paused, outputs=outcome.outputs, usage=outcome.usage)
+        if outcome.status == PAUSED and parent is not None:
+            self._paused_under.setdefault(parent, outcome.error)
+        self.run_ended(run_id, outcome)
+
+    def _fail(self, run_id: UUID, error: BaseException) -> None:
+        self._end(run_id, outcome_of_error(error))
+
+    # -- runs no event will end ----------------------------------------------------------
+    def _watch_task(self, run_id: UUID) -> None:
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            return  # no loop on this thread: a sync run, which always ends with an event
+        if task is None:
+            return
+        with self._events_lock:
+            runs = self._task_runs.get(task)
+            if runs is None:
+                self._task_runs[task] = runs = set()
+                task.add_done_callback(self._task_done)
+            runs.add(run_id)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        with self._events_lock:
+            runs = self._task_runs.pop(task, set())
+        if not task.cancelled():
+            error = task.exception()
+            if not isinstance(error, _INTERRUPTS):
+                return  # finished: its open streams may go on in a later cell
+        for run_id in runs:
+            if run_id in self._live:
+                self._end(run_id, Outcome(INTERRUPTED, error="interrupted"))
+
+    def cell_ended(self, cell: cells.Cell, interrupted: bool) -> None:
+        """After every cell (cells.on_cell_end): an interrupt ends that cell's live runs."""
+        try:
+            if interrupted:
+                for run_id, run_cell in list(self._live.items()):
+                    if run_cell.key == cell.key:
+                        self._end(run_id, Outcome(INTERRUPTED, error="interrupted"))
+            self.cell_finished(cell)
+        except Exception as exc:
+            self.internal_error(exc)
+
+    # -- LLM and chat model events -------------------------------------------------------
+    @guarded
+    def on_chat_model_start(  # type: ignore[override]
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[Any]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        last = messages[0][-1] if messages and messages[0] else None
+        self._start(
+            run_id,
+            parent_run_id,
+            LLM,
+            run_name(serialized, kwargs, "chat model"),
+            tags=tags,
+            metadata=metadata,
+            model=model_name(serialized, metadata),
+            inputs=getattr(last, "content", "") if last is not None else "",
+        )
+
+    @guarded
+    def on_llm_start(  # type: ignore[override]
+        self,
+        serialized: dict[str, Any],
+        prompts: list[str],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._start(
+            run_id,
+            parent_run_id,
+            LLM,
+            run_name(serialized, kwargs, "llm"),
+            tags=tags,
+            metadata=metadata,
+            model=model_name(serialized, metadata),
+            inputs=prompts[0] if prompts else "",
+        )
+
+    @guarded
+    def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
+        self._end(
+            run_id,
+            Outcome(
+                DONE,
+                usage=usage_of(response),
+                final_text=final_text(response),
+                tool_args=tool_calls_of(response),
+            ),
+        )
+
+    @guarded
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
+        self._fail(run_id, error)
+
+    # -- chains, tools, retrievers -------------------------------------------------------
+    @guarded
+    def on_chain_start(  # type: ignore[override]
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._start(
+            run_id,
+            parent_run_id,
+            CHAIN,
+            run_name(serialized, kwargs, "chain"),
+            tags=tags,
+            metadata=metadata,
+            inputs=inputs,
+        )
+
+    @guarded
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
+        paused = control_flow.paused_outputs(outputs)
+        if paused is not None:  # a graph that returned at an interrupt() is waiting, not done
+            self._end(run_id, Outcome(PAUSED, error=redact(paused)))
+            return
+        self._end(run_id, Outcome(DONE, outputs=preview(outputs, INPUT_PREVIEW)))
+
+    @guarded
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
+        self._fail(run_id, error)
+
+    @guarded
+    def on_tool_start(  # type: ignore[override]
+        self,
+        serialized: dict[str, Any] | None,
+        input_str: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        inputs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._start(
+            run_id,
+            parent_run_id,
+            TOOL,
+            run_name(serialized, kwargs, "tool"),
+            tags=tags,
+            metadata=metadata,
+            inputs=inputs if inputs is not None else input_str,
+        )
+
+    @guarded
+    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
+        content = getattr(output, "content", output)
+        if getattr(output, "status", None) == "error":
+            # handle_tool_error / handle_validation_error: LangChain ends the run "normally"
+            # with an error ToolMessage; it still failed.
+            text = preview(content, INPUT_PREVIEW).strip()
+            first = text.splitlines()[0] if text else "tool error"
+            self._end(run_id, Outcome(ERROR, error=first, outputs=preview(content)))
+            return
+        self._end(run_id, Outcome(DONE, outputs=preview(content)))
+
+    @guarded
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
+        self._fail(run_id, error)
+
+    @guarded
+    def on_retriever_start(  # type: ignore[override]
+        self,
+        serialized: dict[str, Any] | None,
+        query: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._start(
+            run_id,
+            parent_run_id,
+            RETRIEVER,
+            run_name(serialized, kwargs, "retriever"),
+            tags=tags,
+            metadata=metadata,
+            inputs=query,
+        )
+
+    @guarded
+    def on_retriever_end(self, documents: Sequence[Any], *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
+        count = len(documents)
+        self._end(run_id, Outcome(DONE, outputs=f"{count} document{'s' if count != 1 else ''}"))
+
+    @guarded
+    def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
+        self._fail(run_id, error)
+
+    def shown_run(self, run_id: UUID) -> UUID | None:
+        """``run_id``, or for a hidden run its nearest shown ancestor (None if none)."""
+        if run_id in self._hidden:
+            return self._hidden[run_id]
+        return run_id

@@ -1,0 +1,134 @@
+"""One board per cell (its runs, its view, its flush target), and the claim table.
+
+A *board* is what one cell shows: the runs started from that cell, drawn by one view. A
+handler keeps its boards in a :class:`BoardTable`; finding a cell's board, creating it and
+showing its (empty) view happen as one step under one lock, so runs that start at once on
+several threads (``chat.batch()`` in a sync cell, a thread pool) share one board and one widget.
+
+The claim table makes sure a run never gets two panels: an explicit ``LiveStreamHandler`` and
+the ``%lc_stream`` one (or a handler passed twice) may both see a run; the first to claim it
+shows it, and the children of a run follow their parent's owner.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+from uuid import UUID
+
+from .flush import FlushScheduler
+from .runs import RunBoard
+
+
+class Claims:
+    """run id -> the handler that shows it. Entries leave when their run ends."""
+
+    def __init__(self) -> None:
+        self._owners: dict[UUID, Any] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, run_id: UUID, parent_id: UUID | None, owner: Any) -> bool:
+        with self._lock:
+            current = self._owners.get(run_id)
+            if current is not None and current is not owner:
+                return False
+            if parent_id is not None:
+                parent_owner = self._owners.get(parent_id)
+                if parent_owner is not None and parent_owner is not owner:
+                    return False  # the parent's panel belongs to another handler
+            self._owners[run_id] = owner
+            return True
+
+    def release(self, run_id: UUID, owner: Any) -> None:
+        with self._lock:
+            if self._owners.get(run_id) is owner:
+                del self._owners[run_id]
+
+    def __len__(self) -> int:
+        return len(self._owners)
+
+
+CLAIMS = Claims()
+
+
+class Board:
+    """One cell's runs and their view; a flush target of the scheduler."""
+
+    def __init__(
+        self,
+        key: str,
+        view: Any,
+        *,
+        interval: float,
+        clock: Callable[[], float],
+        on_error: Callable[[BaseException], None],
+    ) -> None:
+        self.key = key
+        self.runs = RunBoard(key, clock=clock)
+        self.view = view
+        # A private copy of the starting cell's context, entered only by the flush thread,
+        # so the view's messages carry that cell's parent header.
+        self.context: contextvars.Context | None = contextvars.copy_context()
+        self.interval = interval
+        self.scheduled = False
+        self.cell_over = False  # the cell that started it has finished
+        self._on_error = on_error
+
+    def flush(self) -> None:
+        """Draw what changed (called by the scheduler, under its lock)."""
+        self.scheduled = False
+        changes = self.runs.collect()
+        self.view.render(changes, live_runs=self.runs.live_count)
+        if self.cell_over and not self.runs.live_count:
+            self.view.finish()
+
+    def on_error(self, exc: BaseException) -> None:
+        self._on_error(exc)
+
+    def retry_at(self) -> float | None:
+        """When the view wants another flush although nothing changed (deferred state)."""
+        return self.view.wants_flush_at()
+
+
+class BoardTable:
+    """A handler's boards, one per cell."""
+
+    def __init__(self, make_board: Callable[[str], Board], scheduler: FlushScheduler) -> None:
+        self._make_board = make_board
+        self._scheduler = scheduler
+        self._boards: dict[str, Board] = {}
+        self._lock = threading.Lock()
+
+    def board_for(self, key: str) -> tuple[Board, bool]:
+        """The board of cell ``key``, created and shown if new; ``(board, created)``."""
+        board = self._boards.get(key)
+        if board is not None:
+            return board, False
+        with self._lock:
+            board = self._boards.get(key)
+            if board is not None:
+                return board, False
+            self._retire_idle(keep=key)
+            board = self._make_board(key)
+            with self._scheduler.lock:  # shown on this thread, so in this run's cell
+                board.view.open()
+            self._boards[key] = board
+            return board, True
+
+    def get(self, key: str) -> Board | None:
+        return self._boards.get(key)
+
+    def _retire_idle(self, keep: str) -> None:
+        """Forget other cells' boards once nothing runs on them (their views keep the state)."""
+        for key, board in list(self._boards.items()):
+            if key != keep and not board.runs.live_count:
+                del self._boards[key]
+                self._scheduler.forget(board)
+
+    def __iter__(self) -> Iterator[Board]:
+        return iter(list(self._boards.values()))
+
+    def __len__(self) -> int:
+        return len(self._boards)
