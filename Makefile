@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench clean notebooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +19,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check lc_callbacks_nb tests benchmarks
 	$(PY) -m mypy
-	$(PY) -m pytest tests notebooks --nbval --nbval-current-env \
+	$(PY) -m pytest tests notebooks --nbval --nbval-current-env -p lc_callbacks_nb.testing.nbval \
 		--nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
 
 # Everything but the browser tests (no Chromium needed).
 test-fast: $(STAMP)
-	$(PY) -m pytest tests notebooks --nbval --nbval-current-env \
+	$(PY) -m pytest tests notebooks --nbval --nbval-current-env -p lc_callbacks_nb.testing.nbval \
 		--nbval-sanitize-with notebooks/sanitize.cfg -m 'not browser'
+
+# Re-execute the guide notebooks in place (offline, widget state kept), saving what nbval compares.
+notebooks: $(STAMP)
+	env -u OPENAI_API_KEY $(VENV)/bin/jupyter execute --inplace notebooks/*.ipynb
 
 lint: $(STAMP)
 	$(PY) -m ruff check lc_callbacks_nb tests benchmarks

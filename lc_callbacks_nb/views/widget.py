@@ -5,9 +5,13 @@ the previous flush, for every run of the board in one message. The synced traits
 durable state (what a saved notebook and a late view rebuild from): ``runs`` holds each
 run's facts, ``archive`` the final text of finished runs, zlib-compressed, so the text a
 view already received live is not sent again at full size (and saved notebooks stay
-small). They are set when runs start or end, at most once per ``state_interval`` while
-runs are live, always when the last run ends; running runs' text is refreshed into
-``runs`` every ``fresh_interval`` seconds for views that open mid-stream.
+small). The message format is written down in ``protocol.py``.
+
+State is synced when runs have started or ended, at most once per ``state_interval`` (a loop
+of a thousand short runs costs a few syncs, not a thousand), and at once when the cell ends
+with no run live (``finish``); a sync that is due later is asked of the scheduler
+(``wants_flush_at``). Running runs' text is refreshed into ``runs`` every ``fresh_interval``
+seconds for views that open mid-stream.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import traitlets as t
 
 from ..live.runs import FINAL_STATUSES, LLM, Changes
 from .base import BoardView
+from .protocol import Tick
+from .twin import render_bundle
 
 _HERE = pathlib.Path(__file__).parent
 
@@ -36,27 +42,40 @@ class RunBoardWidget(anywidget.AnyWidget):
     _css = _HERE / "board.css"
     runs = t.List(t.Dict()).tag(sync=True)
     max_panels = t.Int(8).tag(sync=True)
-    title = t.Unicode("").tag(sync=True)
     dropped = t.Int(0).tag(sync=True)  # finished runs evicted to bound memory
     archive = t.Bytes(b"").tag(sync=True)  # zlib(JSON {run id: {channel: final text}})
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
-        # Deterministic text/plain twin: what nbval compares and what a plain viewer shows.
-        return {
-            "text/plain": self.plain_text(),
-            "application/vnd.jupyter.widget-view+json": {
-                "version_major": 2,
-                "version_minor": 1,
-                "model_id": self.model_id,
-            },
-        }
+    # Where a failure while building the static twin is recorded (the handler's internal_error).
+    on_twin_error: Callable[[BaseException], None] | None = None
 
-    def plain_text(self) -> str:
-        return "LangChain live runs (widget view: needs a Jupyter front-end with ipywidgets)"
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        # The live panel for a Jupyter front-end with the widget manager (it ranks the widget
+        # view first, so it shows only that); the static twin for everything else: GitHub,
+        # nbviewer, nbconvert, VS Code without widgets, a reopen without widget state, nbval.
+        bundle: dict[str, Any] = render_bundle(
+            self.finished_runs(),
+            dropped=self.dropped,
+            max_panels=self.max_panels,
+            on_error=self.on_twin_error,
+        )
+        bundle["application/vnd.jupyter.widget-view+json"] = {
+            "version_major": 2,
+            "version_minor": 1,
+            "model_id": self.model_id,
+        }
+        return bundle
+
+    def finished_runs(self) -> list[dict[str, Any]]:
+        """The synced rows, each with its final text (what the twin and %lc_runs read)."""
+        texts = unpack_archive(self.archive)
+        return [
+            {**row, "final": texts[row["id"]]} if row["id"] in texts else row for row in self.runs
+        ]
 
 
 class WidgetView(BoardView):
     coalesce_ends = True
+
     def __init__(
         self,
         *,
@@ -65,6 +84,7 @@ class WidgetView(BoardView):
         fresh_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         current_text: Callable[[str], dict[str, str] | None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
         **options: Any,
     ):
         super().__init__(**options)
@@ -80,13 +100,17 @@ class WidgetView(BoardView):
         self._dropped = 0
         self._final: dict[str, dict[str, str]] = {}  # run id -> final text per channel
         self._archive_dirty = False
+        self._twin_stale = False
+        self.on_error = on_error
         self.widget: RunBoardWidget | None = None
+        self._display: Any = None  # the output's DisplayHandle: the twin is updated through it
 
     def open(self) -> None:
         from IPython.display import display
 
-        self.widget = RunBoardWidget(max_panels=self.max_panels, title=self.title)
-        display(self.widget)
+        self.widget = RunBoardWidget(max_panels=self.max_panels)
+        self.widget.on_twin_error = self.on_error
+        self._display = display(self.widget, display_id=True)
 
     def render(self, changes: Changes, *, live_runs: int) -> None:
         widget = self.widget
@@ -108,13 +132,33 @@ class WidgetView(BoardView):
             message_updates[run_id] = {k: v for k, v in update.items() if k != "final"}
         if changes.started or changes.finished:
             self._state_pending = True
+            self._twin_stale = True
         if changes:
-            widget.send({"k": "tick", "started": changes.started, "updates": message_updates})
+            tick: Tick = {"k": "tick", "started": changes.started, "updates": message_updates}  # type: ignore[typeddict-item]
+            widget.send(tick)
         now = self.clock()
         stale = live_runs and now - self._last_fresh >= self.fresh_interval
         due = now - self._last_state >= self.state_interval
-        if (self._state_pending and (due or not live_runs)) or stale:
+        if (self._state_pending and due) or stale:
             self._sync_state(now, refresh_text=bool(stale))
+
+    def finish(self) -> None:
+        if self.widget is None:
+            return
+        if not (self._state_pending or self._archive_dirty or self._twin_stale):
+            return
+        if self._state_pending or self._archive_dirty:
+            self._sync_state(self.clock(), refresh_text=False)
+        # The output's static twin, redrawn from the final state: an update_display_data sent
+        # from the cell that is running, so nbclient, JupyterLab (and nbval with our plugin)
+        # keep the final runs in the saved notebook. Once per cell end, not per tick: the
+        # front-end re-creates the widget's view on a display update.
+        self._twin_stale = False
+        if self._display is not None:
+            self._display.update(self.widget)
+
+    def wants_flush_at(self) -> float | None:
+        return self._last_state + self.state_interval if self._state_pending else None
 
     def _sync_state(self, now: float, *, refresh_text: bool) -> None:
         assert self.widget is not None
