@@ -1,8 +1,15 @@
 // Front-end of lc_callbacks_nb's run board (anywidget ESM, no build step).
 // Model text is untrusted: it is only ever set through textContent / text nodes.
 
-const FINAL = new Set(["done", "error", "interrupted"]);
+// Statuses as in live/runs.py: every one but "running" is final (its clock stops).
+const FINAL = new Set(["done", "error", "interrupted", "paused", "handed_off"]);
+const FOLDED = new Set(["done", "interrupted"]); // finished nodes that fold; the rest stay open
+const WAITING = new Set(["paused", "handed_off"]); // `error` says what for, or where to: not a failure
+const LABELS = { handed_off: "handed off" };
 const CHANNELS = ["text", "reasoning", "tool_args"];
+// What a running run shows once its kernel can no longer end it (see watchKernel).
+const RESTARTED = "kernel restarted";
+const GONE = "kernel gone";
 
 function h(tag, cls, text) {
   const node = document.createElement(tag);
@@ -71,23 +78,105 @@ function showClipped(pre, text) {
   pre.append(more);
 }
 
+// How a board learns that its kernel is gone. Checked in JupyterLab 4.6 and Notebook 7 with
+// anywidget 0.11 and @jupyter-widgets/jupyterlab-manager (ipywidgets 8.1):
+// - Restart (menu, or a dead kernel the server restarts): the widget manager sets every model's
+//   `comm_live` to false, which fires "comm_live_update" on the model (it never fires to say a
+//   comm came back: a restarted kernel makes new models); the notebook session's status goes
+//   "restarting" (and "autorestarting" for a kernel that died).
+// - Shut down, or a change of kernel: no model event at all; the session's status goes
+//   "terminating" and its kernel changes (to none, or to another id).
+// - The widget closed from Python: "comm:close", then "destroy", then the view is removed.
+// So both: the model's events, which every widget manager fires, and the session's signals where
+// the manager has one (`widget_manager.context.sessionContext` in JupyterLab and Notebook 7;
+// a bare `widget_manager.kernel` elsewhere). Each calls `end(reason)`; the first one wins.
+// Returns the function that removes every listener it added.
+function watchKernel(model, end) {
+  const undo = [];
+  const onModel = (name, fn) => {
+    model.on(name, fn);
+    undo.push(() => model.off(name, fn));
+  };
+  const onSignal = (signal, fn) => {
+    if (!signal || typeof signal.connect !== "function") return;
+    signal.connect(fn);
+    undo.push(() => signal.disconnect(fn));
+  };
+  const onStatus = (_, status) => {
+    if (status === "restarting" || status === "autorestarting") end(RESTARTED);
+    else if (status === "terminating" || status === "dead") end(GONE);
+  };
+  const restarted = () => end(RESTARTED);
+  const gone = () => end(GONE);
+  onModel("comm_live_update", restarted);
+  onModel("comm:close", gone);
+  onModel("destroy", gone);
+  const manager = model.widget_manager;
+  const session = manager && manager.context && manager.context.sessionContext;
+  if (session) {
+    const kernel = session.session && session.session.kernel;
+    const kernelId = kernel ? kernel.id : null;
+    onSignal(session.statusChanged, onStatus);
+    // A restart keeps the kernel's id; a shutdown (none) or another kernel does not.
+    onSignal(session.kernelChanged, (_, change) => {
+      const next = change && change.newValue;
+      if (!next || next.id !== kernelId) end(GONE);
+    });
+  } else if (manager && manager.kernel) {
+    onSignal(manager.kernel.statusChanged, onStatus);
+  }
+  return () => {
+    for (const fn of undo.splice(0)) fn();
+  };
+}
+
 function render({ model, el }) {
   const runs = new Map(); // id -> run
   const nodes = new Map(); // id -> {root, ...element refs}
   const root = h("div", "lcnb-board");
   el.appendChild(root);
-  let scheduled = false;
   let structureDirty = true;
   const dirtyRuns = new Set();
   const pendingText = new Map(); // id -> {channel: appended text not yet in the DOM}
   const fullRefresh = new Set(); // ids whose text must be redrawn whole (state load, reset)
   let nodesMode = ""; // what `nodes` holds: "tree" elements or "table" rows
   let timer = null;
+  let frame = 0; // the pending requestAnimationFrame, if any
+  let disposed = false;
+  let ended = ""; // why this board's kernel is gone, once it is (RESTARTED or GONE)
+  let endedAt = 0;
 
   const llmCount = () => [...runs.values()].filter((r) => r.kind === "llm").length;
   const tableMode = () => llmCount() > model.get("max_panels");
 
   let archived = {}; // final texts, once unpacked
+
+  // A run the kernel can no longer end: it keeps its text, shows why, and its clock stops.
+  // A final status that still arrives afterwards (a tick sent just before the restart) wins.
+  const isLost = (run) => Boolean(run.lost) && !FINAL.has(run.status);
+  const ticking = (run) => !FINAL.has(run.status) && !run.streamed && !run.lost;
+
+  function markLost(run) {
+    if (!ended || run.lost || FINAL.has(run.status)) return false;
+    run.lost = ended;
+    run.lostAt = endedAt;
+    return true;
+  }
+
+  function end(reason) {
+    if (ended || disposed) return; // idempotent: several events report one restart
+    ended = reason;
+    endedAt = performance.now();
+    for (const [id, run] of runs) if (markLost(run)) dirtyRuns.add(id);
+    schedule();
+  }
+
+  function addRun(meta) {
+    const run = newRun(meta);
+    runs.set(meta.id, run);
+    structureDirty = true;
+    return run;
+  }
 
   function applyArchived(id) {
     const text = archived[id];
@@ -101,17 +190,15 @@ function render({ model, el }) {
 
   function loadState() {
     for (const row of model.get("runs") || []) {
-      if (!runs.has(row.id)) {
-        runs.set(row.id, newRun(row));
-        structureDirty = true;
-      }
-      mergeRow(runs.get(row.id), row);
+      const run = runs.get(row.id) || addRun(row);
+      mergeRow(run, row);
+      markLost(run);
       dirtyRuns.add(row.id);
       fullRefresh.add(row.id);
       pendingText.delete(row.id);
       applyArchived(row.id);
     }
-    schedule(true);
+    schedule();
   }
 
   let archiveVersion = 0;
@@ -124,7 +211,7 @@ function render({ model, el }) {
       console.warn("lc_callbacks_nb: could not read the final texts", err);
       return;
     }
-    if (mine !== archiveVersion) return; // a newer archive arrived meanwhile
+    if (mine !== archiveVersion || disposed) return; // a newer archive arrived meanwhile
     archived = texts;
     for (const id of Object.keys(archived)) applyArchived(id);
     schedule();
@@ -133,10 +220,7 @@ function render({ model, el }) {
   function onTick(msg) {
     if (!msg || msg.k !== "tick") return;
     for (const meta of msg.started || []) {
-      if (!runs.has(meta.id)) {
-        runs.set(meta.id, newRun(meta));
-        structureDirty = true;
-      }
+      if (!runs.has(meta.id)) markLost(addRun(meta));
     }
     for (const [id, upd] of Object.entries(msg.updates || {})) {
       const run = runs.get(id);
@@ -158,24 +242,28 @@ function render({ model, el }) {
       for (const [k, v] of Object.entries(upd)) {
         if (k !== "delta" && k !== "reset") run[k] = v;
       }
-      if (upd.status && FINAL.has(upd.status)) run.localEnd = performance.now();
       dirtyRuns.add(id);
     }
-    schedule(false);
+    schedule();
   }
 
   function schedule() {
-    if (scheduled) return;
-    scheduled = true;
-    requestAnimationFrame(() => {
-      scheduled = false;
+    if (frame || disposed) return;
+    frame = requestAnimationFrame(() => {
+      frame = 0;
       draw();
     });
   }
 
   // ---- drawing --------------------------------------------------------------------
   function statusBadge(run) {
-    const label = run.status === "running" ? (run.kind === "llm" ? "streaming" : "running") : run.status;
+    if (isLost(run)) {
+      const badge = h("span", "lcnb-status lcnb-st-lost", run.lost);
+      badge.title = `The ${run.lost === RESTARTED ? "kernel restarted" : "kernel stopped"} before this run ended: the text is what arrived until then.`;
+      return badge;
+    }
+    const label =
+      run.status === "running" ? (run.kind === "llm" ? "streaming" : "running") : LABELS[run.status] || run.status;
     return h("span", `lcnb-status lcnb-st-${run.status}`, label);
   }
 
@@ -186,10 +274,13 @@ function render({ model, el }) {
       parts.push(`${run.tokens || 0} tokens`);
       if (run.tps !== undefined) parts.push(`${run.tps} tok/s`);
     }
-    // Local clock while running; the kernel's figure once the run (or its stream) ended.
-    const frozen = FINAL.has(run.status) || run.streamed;
-    const elapsed = frozen ? run.elapsed : (performance.now() - run.localStart) / 1000;
-    parts.push(fmtSeconds(frozen ? elapsed || 0 : Math.max(elapsed || 0, run.elapsed || 0)));
+    // Local clock while running (stopped when the kernel went away); the kernel's figure once
+    // the run (or its stream) ended.
+    if (FINAL.has(run.status) || run.streamed) parts.push(fmtSeconds(run.elapsed || 0));
+    else {
+      const until = run.lost ? run.lostAt : performance.now();
+      parts.push(fmtSeconds(Math.max((until - run.localStart) / 1000, run.elapsed || 0)));
+    }
     if (run.usage) {
       const u = run.usage;
       const inp = u.input_tokens ?? u.prompt_tokens;
@@ -225,14 +316,14 @@ function render({ model, el }) {
     tools.append(toolText);
     const error = h("div", "lcnb-error");
     box.append(head, prompt, metrics, text, reasoning, tools, error);
-    return { root: box, status, metrics, text, reasoning, reasoningText, tools, toolText, error, head };
+    return { root: box, status, metrics, text, reasoning, reasoningText, tools, toolText, error };
   }
 
   function buildNode(run) {
     // chains, tools, retrievers: a foldable line with children inside
     const box = h("details", `lcnb-node lcnb-kind-${run.kind}`);
     box.dataset.runId = run.id;
-    box.open = !FINAL.has(run.status) || run.status === "error"; // a failure stays in view
+    box.open = !FOLDED.has(run.status); // a failure, or a run waiting for input, stays in view
     const summary = h("summary", "lcnb-head");
     const status = statusBadge(run);
     const kind = h("span", "lcnb-kind", run.kind);
@@ -277,9 +368,10 @@ function render({ model, el }) {
       showClipped(n.inputs, run.inputs ? `in: ${run.inputs}` : "");
       showClipped(n.outputs, run.outputs ? `out: ${run.outputs}` : "");
       n.events.textContent = (run.events || []).join("\n");
-      if (FINAL.has(run.status) && !n.root.dataset.userToggled && run.status !== "error") n.root.open = false;
+      if (FOLDED.has(run.status) && !n.root.dataset.userToggled) n.root.open = false;
     }
     n.error.textContent = run.error ? run.error : run.status === "interrupted" ? "interrupted" : "";
+    n.error.classList.toggle("lcnb-reason", WAITING.has(run.status));
     pendingText.delete(run.id);
   }
 
@@ -385,10 +477,10 @@ function render({ model, el }) {
     dirtyRuns.clear();
     fullRefresh.clear();
     // Tick elapsed time locally while anything runs; stop as soon as nothing does.
-    const running = [...runs.values()].some((r) => !FINAL.has(r.status) && !r.streamed);
+    const running = [...runs.values()].some(ticking);
     if (running && !timer) {
       timer = setInterval(() => {
-        for (const [id, run] of runs) if (!FINAL.has(run.status) && !run.streamed) dirtyRuns.add(id);
+        for (const [id, run] of runs) if (ticking(run)) dirtyRuns.add(id);
         schedule();
       }, 250);
     } else if (!running && timer) {
@@ -397,17 +489,25 @@ function render({ model, el }) {
     }
   }
 
+  const onDropped = () => schedule();
   model.on("msg:custom", onTick);
   model.on("change:runs", loadState);
   model.on("change:archive", loadArchive);
-  model.on("change:dropped", () => schedule());
+  model.on("change:dropped", onDropped);
+  const unwatchKernel = watchKernel(model, end);
   loadState();
   loadArchive();
   return () => {
+    disposed = true;
     if (timer) clearInterval(timer);
+    timer = null;
+    if (frame) cancelAnimationFrame(frame);
+    frame = 0;
     model.off("msg:custom", onTick);
     model.off("change:runs", loadState);
     model.off("change:archive", loadArchive);
+    model.off("change:dropped", onDropped);
+    unwatchKernel();
   };
 }
 
