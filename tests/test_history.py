@@ -167,3 +167,29 @@ def test_thread_safe_under_concurrent_tokens():
 
 def test_format_duration():
     assert [format_duration(x) for x in (None, 0.0123, 1.5)] == ["…", "12 ms", "1.50 s"]
+
+
+def test_lc_runs_never_shows_a_secret_the_panel_hides(monkeypatch):
+    """Regression (#10 defect 2): the recorder never called the redactor."""
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "no-known-shape-0123456789")
+    cell = [7]
+    rec = recorder(cell)
+
+    @tool
+    def leaky(x: str) -> str:
+        """Returns credentials."""
+        return "api_key=abcdef0123456789 and MY token no-known-shape-0123456789"
+
+    @tool
+    def unauthorized(x: str) -> str:
+        """Fails like a 401 that echoes the header."""
+        raise ValueError("401: Authorization: Bearer sk-live-abcdefghijklmnop0123")
+
+    leaky.invoke("x", config={"callbacks": [rec]})
+    with pytest.raises(ValueError):
+        unauthorized.invoke("x", config={"callbacks": [rec]})
+    view = rec.view()
+    shown = repr(view) + view._repr_html_() + repr(view.data())
+    for secret in ("abcdef0123456789", "no-known-shape-0123456789", "sk-live-abcdefghijklmnop"):
+        assert secret not in shown
+    assert "api_key=***" in shown and "Bearer sk-***" in shown

@@ -23,7 +23,11 @@ PROMPTS = ["saved answer one", "saved answer two <b>bold?</b>", "third & last"]
 
 def _notebook(base_url: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [
         nbformat.v4.new_code_cell(
             "%load_ext lc_callbacks_nb\n"
@@ -97,3 +101,33 @@ def test_the_twin_is_valid_json_and_bounded_for_hostile_text():
     json.dumps(data, ensure_ascii=False).encode("utf-8")  # valid UTF-8 JSON
     assert "onerror=" not in data["text/html"] and "<img" not in data["text/html"]
     assert "done" in data["text/plain"]
+
+
+def test_nbval_compares_what_the_panels_show_in_a_guide_notebook(tmp_path):
+    """The comparison bites: one run's saved final text changed -> nbval fails that cell."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    nb = nbformat.read(root / "notebooks" / "async_callbacks.ipynb", as_version=4)
+    changed = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "text/html" in data and "LangChain runs:" in data.get("text/plain", ""):
+                plain = data["text/plain"]
+                assert "atoms" in plain
+                data["text/plain"] = plain.replace("atoms", "molecules")
+                changed += 1
+    assert changed, "the guide notebook has no saved twin"
+    target = tmp_path / "async_callbacks.ipynb"
+    nbformat.write(nb, target)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(target), "--nbval", "--nbval-current-env",
+         "-p", "lc_callbacks_nb.testing.nbval", "-p", "no:cacheprovider",
+         "--nbval-sanitize-with", str(root / "notebooks" / "sanitize.cfg"), "-q"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    assert "molecules" in proc.stdout and f"{changed} failed" in proc.stdout, proc.stdout[-2000:]

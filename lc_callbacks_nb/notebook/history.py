@@ -24,7 +24,7 @@ from uuid import UUID
 
 from ..langchain.events import Outcome, RunEvents, Start
 from ..live.redact import redact
-from ..live.runs import DONE, ERROR, RUNNING, clean_text
+from ..live.runs import CHAIN, DONE, ERROR, RUNNING, clean_text
 
 PREVIEW_CHARS = 80
 ERROR_CHARS = 200
@@ -168,7 +168,7 @@ class RunRecorder(RunEvents):
             if outcome.status == ERROR and not rec.error:
                 rec.error = "error"
             rec.usage = dict(outcome.usage)
-            if not rec.preview:
+            if not rec.preview and rec.kind != CHAIN:  # a chain's output repeats its children's
                 rec.preview = (outcome.final_text or outcome.outputs or "")[:PREVIEW_CHARS]
 
     def on_llm_new_token(self, token: Any, *, run_id: UUID, **kw: Any) -> None:  # type: ignore[override]
