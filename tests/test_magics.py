@@ -332,7 +332,7 @@ def test_lc_runs_tree_html_escaped_and_json(k):
     res = k.run("%lc_runs")
     plain = res.result_text()
     assert plain.splitlines()[0] == f"cell [{n}]: 3 runs"
-    assert "RunnableSequence  chain · done" in plain
+    assert "RunnableSequence  chain · done · " in plain
     assert "ChatPromptTemplate  chain · done" in plain
     assert "ChatOpenAI  llm · done" in plain and "chunks streamed" in plain
     html = res.of_type("execute_result")[0]["content"]["data"]["text/html"]
