@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -62,11 +63,12 @@ def fake(native=False):
 
 async def timed(handlers, native=False):
     model = fake(native)
+    c0 = time.process_time()  # CPU of the whole kernel process: every thread, ours included
     t0 = time.perf_counter()
     n = 0
     async for _ in model.astream("go", config={{"callbacks": handlers}}):
         n += 1
-    return time.perf_counter() - t0, n
+    return time.perf_counter() - t0, n, time.process_time() - c0
 """
 
 CONFIGS = {
@@ -79,7 +81,9 @@ CONFIGS = {
 }
 
 
-def bench_overhead(k: KernelSession, reps: int) -> dict[str, dict[str, float]]:
+def bench_overhead(k: KernelSession, reps: int) -> dict[str, dict[str, dict[str, Any]]]:
+    """Wall-clock and CPU ratios (CPU: the kernel process's, all threads; on a shared machine
+    it moves less than wall time, which other processes' load inflates)."""
     k.run(
         "import io\n"
         "from lc_callbacks_nb.views.text import TextView\n"
@@ -89,25 +93,34 @@ def bench_overhead(k: KernelSession, reps: int) -> dict[str, dict[str, float]]:
         "_orig = _tv.TextView.stream\n"
         "_tv.TextView.stream = property(lambda self: _null)\n"
     )
-    results: dict[str, dict[str, float]] = {}
+    wall: dict[str, dict[str, float]] = {}
+    cpu: dict[str, dict[str, float]] = {}
+    samples: dict[str, dict[str, dict[str, list[float]]]] = {}
     for native in (False, True):
+        kind = "native" if native else "stock"
         ratios: dict[str, list[float]] = {name: [] for name in CONFIGS}
+        cpu_ratios: dict[str, list[float]] = {name: [] for name in CONFIGS}
         k.run(f"await timed([], native={native})")  # warm-up
-        for _ in range(reps):
+        for rep in range(reps):
             # each repetition times every configuration back to back; the ratio to the same
-            # repetition's baseline cancels most of the machine's drift
-            times = {}
-            for name, handlers in CONFIGS.items():
-                code = f"_t, _n = await timed({handlers}, native={native})\n"
-                res = k.run(code + "print(json.dumps([_t, _n]))")
-                times[name] = json.loads(res.stdout.strip().splitlines()[-1])[0]
+            # repetition's baseline cancels most of the machine's drift. The order rotates so
+            # no configuration always runs right after the baseline.
+            names = list(CONFIGS)
+            names = names[rep % len(names) :] + names[: rep % len(names)]
+            times, cpus = {}, {}
+            for name in names:
+                code = f"_t, _n, _c = await timed({CONFIGS[name]}, native={native})\n"
+                res = k.run(code + "print(json.dumps([_t, _n, _c]))")
+                times[name], n, cpus[name] = json.loads(res.stdout.strip().splitlines()[-1])
+                assert n > 9_000, n
             for name in CONFIGS:
                 ratios[name].append(times[name] / times["no handler"])
-        results["native" if native else "stock"] = {
-            name: statistics.median(r) for name, r in ratios.items()
-        }
+                cpu_ratios[name].append(cpus[name] / cpus["no handler"])
+        wall[kind] = {name: statistics.median(r) for name, r in ratios.items()}
+        cpu[kind] = {name: statistics.median(r) for name, r in cpu_ratios.items()}
+        samples[kind] = {"wall": ratios, "cpu": cpu_ratios}
     k.run("_tv.TextView.stream = _orig")
-    return results
+    return {"wall": wall, "cpu": cpu, "samples": samples}  # type: ignore[dict-item]
 
 
 def bench_traffic(k: KernelSession, fps: int) -> dict[str, float]:
@@ -213,7 +226,10 @@ def main() -> None:
     results: dict[str, object] = {}
     with KernelSession() as k:
         k.run(SETUP.format(n_tokens=10_000))
-        results["overhead_ratio"] = bench_overhead(k, reps=11)
+        overhead = bench_overhead(k, reps=11)
+        results["overhead_ratio"] = overhead["wall"]
+        results["overhead_ratio_cpu"] = overhead["cpu"]
+        results["overhead_samples"] = overhead["samples"]
     with KernelSession() as k:
         k.run(SETUP.format(n_tokens=20_000))
         results["traffic"] = bench_traffic(k, fps)
@@ -234,6 +250,15 @@ def render(r: dict) -> str:
     ]
     for name, ratio in r["overhead_ratio"]["stock"].items():
         lines.append(f"| {name} | {ratio:.2f} | {r['overhead_ratio']['native'][name]:.2f} |")
+    if "overhead_ratio_cpu" in r:
+        c = r["overhead_ratio_cpu"]
+        lines += [
+            "",
+            "| same runs, kernel CPU time ÷ no handler (median) | stock | native-async |",
+            "|---|---|---|",
+        ]
+        for name, ratio in c["stock"].items():
+            lines.append(f"| {name} | {ratio:.2f} | {c['native'][name]:.2f} |")
     t = r["traffic"]
     lines += [
         "",
