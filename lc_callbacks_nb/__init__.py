@@ -1,11 +1,13 @@
 """LangChain callbacks, first-class in Jupyter: live run panels, safe sync handlers, magics."""
 
+from .langchain.events import RunStopped
 from .langchain.threadsafe import threadsafe
 from .live.handler import LiveStreamHandler
 
 __version__ = "0.1.0"
 __all__ = [
     "LiveStreamHandler",
+    "RunStopped",
     "__version__",
     "load_ipython_extension",
     "threadsafe",

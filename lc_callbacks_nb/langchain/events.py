@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sys
 import threading
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any, TypeVar
 from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackHandler
+from langchain_core.callbacks import manager as _lc_manager
 
 from ..live.redact import redact
 from ..live.runs import (
@@ -41,13 +44,21 @@ from ..live.runs import (
     LLM,
     PAUSED,
     RETRIEVER,
+    STOPPED,
     TOOL,
     preview,
 )
 from ..notebook import cells
 from . import control_flow
 from .inline import InlineHandlerMixin
-from .payloads import final_text, model_name, run_name, tool_calls_of, usage_of
+from .payloads import (
+    final_text,
+    model_name,
+    run_name,
+    tool_call_infos,
+    tool_calls_of,
+    usage_of,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,6 +79,9 @@ class Start:
     tags: tuple[str, ...] = ()
     inputs: str = ""
     thread: str | None = None  # LangGraph thread id, when the run reports one
+    stoppable: bool = False  # started on the loop of a running task: the kernel hears a Stop
+    tool_call_id: str | None = None  # tool runs: the model's tool call that started it
+    resumed: str | None = None  # LangGraph Command(resume=...) input: "resumed with: ..."
 
 
 @dataclass
@@ -80,6 +94,21 @@ class Outcome:
     usage: dict[str, int] = field(default_factory=dict)
     final_text: str | None = None
     tool_args: str | None = None
+    tool_calls: list[dict[str, str]] = field(default_factory=list)
+
+
+class RunStopped(Exception):
+    """Raised into a run whose panel's Stop button was pressed.
+
+    The run ends with status "stopped" and keeps its partial text; the code that awaited it
+    gets this exception (``agenerate`` with several prompts lets the others finish first, then
+    raises it). ``run_id`` and ``name`` say which run.
+    """
+
+    def __init__(self, run_id: str, name: str) -> None:
+        super().__init__(f"run {name!r} ({run_id}) was stopped from its panel")
+        self.run_id = run_id
+        self.name = name
 
 
 def error_text(error: BaseException) -> str:
@@ -94,6 +123,8 @@ def error_text(error: BaseException) -> str:
 
 def outcome_of_error(error: BaseException) -> Outcome:
     """The one rule for a run that ended with an exception."""
+    if isinstance(error, RunStopped):
+        return Outcome(STOPPED, error="stopped from its panel")
     flow = control_flow.classify(error)
     if flow is not None:
         status, message = flow
@@ -103,6 +134,27 @@ def outcome_of_error(error: BaseException) -> Outcome:
     if isinstance(error, GeneratorExit):
         return Outcome(INTERRUPTED, error="stream closed before its end")
     return Outcome(ERROR, error=error_text(error))
+
+
+# LangChain's async dispatcher: a run whose events come through it is an async run (ainvoke,
+# astream, agenerate), which yields to the event loop between tokens.
+_ASYNC_DISPATCH = getattr(_lc_manager._ahandle_event_for_handler, "__code__", None)
+
+
+def _on_kernel_loop() -> bool:
+    """True for an async run on the main thread's event loop (an async cell, or a task it
+    made): the kernel handles comm messages between its tokens, so it can hear a Stop. A sync
+    run (``invoke`` in a cell) blocks the kernel, even though ipykernel runs the cell in a task."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    frame: FrameType | None = sys._getframe(2)
+    for _ in range(8):  # our callback, the guard, then LangChain's dispatcher
+        if frame is None:
+            return False
+        if frame.f_code is _ASYNC_DISPATCH:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def guarded(method: F) -> F:
@@ -181,6 +233,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         metadata: dict[str, Any] | None = None,
         model: str = "",
         inputs: Any = "",
+        tool_call_id: str | None = None,
     ) -> None:
         if parent_run_id is not None:
             # children of a hidden run hang from its nearest shown ancestor
@@ -203,6 +256,9 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
             tags=tag_tuple,
             inputs=preview(inputs, INPUT_PREVIEW) if inputs != "" else "",
             thread=control_flow.thread_of(metadata),
+            stoppable=_on_kernel_loop(),
+            tool_call_id=tool_call_id,
+            resumed=control_flow.resumed_with(inputs) if kind == CHAIN else None,
         )
         if not self._listening:
             self._listening = True
@@ -322,6 +378,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
                 usage=usage_of(response),
                 final_text=final_text(response),
                 tool_args=tool_calls_of(response),
+                tool_calls=tool_call_infos(response),
             ),
         )
 
@@ -385,6 +442,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
             tags=tags,
             metadata=metadata,
             inputs=inputs if inputs is not None else input_str,
+            tool_call_id=kwargs.get("tool_call_id"),
         )
 
     @guarded

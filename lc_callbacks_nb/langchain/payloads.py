@@ -29,8 +29,9 @@ def model_name(serialized: dict[str, Any] | None, metadata: dict[str, Any] | Non
 
 
 def usage_of(response: Any) -> dict[str, int]:
-    """Token usage as input/output/total tokens: the messages' usage_metadata, summed,
-    else llm_output's OpenAI-style token_usage, renamed."""
+    """Token usage: input/output/total tokens, plus ``cache_read`` (input tokens served from
+    the provider's cache) and ``reasoning`` (output tokens spent reasoning) when reported; the
+    messages' usage_metadata, summed, else llm_output's OpenAI-style token_usage, renamed."""
     usage: dict[str, int] = {}
     try:
         for gens in response.generations or []:
@@ -39,6 +40,13 @@ def usage_of(response: Any) -> dict[str, int]:
                 for key in ("input_tokens", "output_tokens", "total_tokens"):
                     if isinstance(meta.get(key), int):
                         usage[key] = usage.get(key, 0) + meta[key]
+                for details, key, name in (
+                    ("input_token_details", "cache_read", "cache_read"),
+                    ("output_token_details", "reasoning", "reasoning"),
+                ):
+                    value = (meta.get(details) or {}).get(key)
+                    if isinstance(value, int) and value:
+                        usage[name] = usage.get(name, 0) + value
         if not usage:
             tu = (response.llm_output or {}).get("token_usage") or {}
             for src, key in (
@@ -66,6 +74,23 @@ def is_finish_chunk(chunk: Any) -> bool:
     meta = getattr(message, "response_metadata", None) or {}
     info = getattr(chunk, "generation_info", None) or {}
     return bool(meta.get("finish_reason") or info.get("finish_reason"))
+
+
+def tool_call_infos(response: Any) -> list[dict[str, str]]:
+    """The final message's tool calls as ``{id, name, args}`` (args as JSON text)."""
+    try:
+        calls = response.generations[0][0].message.tool_calls
+    except (AttributeError, IndexError, TypeError):
+        return []
+    out = []
+    for call in calls or []:
+        try:
+            args = json.dumps(call.get("args", {}), ensure_ascii=False)
+        except (TypeError, ValueError):
+            args = repr(call.get("args"))
+        name = str(call.get("name") or "")
+        out.append({"id": str(call.get("id") or ""), "name": name, "args": args})
+    return out
 
 
 def tool_calls_of(response: Any) -> str | None:

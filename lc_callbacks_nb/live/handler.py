@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from ..langchain.events import Outcome, RunEvents, Start, guarded
+from ..langchain.events import Outcome, RunEvents, RunStopped, Start, guarded
 from ..langchain.force_stream import StreamingMarker, streaming_subclass
 from ..langchain.payloads import is_finish_chunk
 from ..langchain.tokens import TEXT, token_pieces
@@ -27,10 +27,10 @@ from ..notebook import cells
 from ..views import make_view, resolve_mode
 from .boards import CLAIMS, Board, BoardTable
 from .flush import FlushScheduler, get_scheduler
-from .runs import Run, preview
+from .runs import LLM, Run, preview
 
 
-class LiveStreamHandler(RunEvents):
+class LiveStreamHandler(RunEvents):  # type: ignore[override]
     """Show every LLM run (and its chains, tools and retrievers) as a live panel.
 
     Args:
@@ -47,6 +47,10 @@ class LiveStreamHandler(RunEvents):
         max_rows: Finished runs kept per cell view; older ones are dropped (counted).
         clock: Monotonic clock, injectable for tests.
     """
+
+    # Every failure inside our callbacks is caught and recorded; the one exception that must
+    # reach LangChain is RunStopped (the panel's Stop), so LangChain has to re-raise it.
+    raise_error = True
 
     def __new__(cls, *args: Any, force_stream: bool = False, **kwargs: Any) -> LiveStreamHandler:
         if force_stream and not issubclass(cls, StreamingMarker):
@@ -133,6 +137,13 @@ class LiveStreamHandler(RunEvents):
             board, created = parent[0], False
         else:
             board, created = self._boards.board_for(start.cell.key)
+        extra: dict[str, Any] = {}
+        if start.kind == LLM:
+            extra["stoppable"] = start.stoppable
+        if start.tool_call_id:
+            extra["tool_call_id"] = start.tool_call_id
+        if start.thread and (parent is None or parent[1].thread != start.thread):
+            extra["thread"] = start.thread  # shown where it first appears: the graph's root
         run = board.runs.start(
             str(run_id),
             str(start.parent_id) if parent is not None else None,
@@ -141,7 +152,11 @@ class LiveStreamHandler(RunEvents):
             model=start.model,
             tags=start.tags,
             inputs=start.inputs,
+            extra=extra,
         )
+        run.thread = start.thread
+        if start.resumed:
+            board.runs.add_event(run, start.resumed)
         self._runs[run_id] = (board, run, run.text[TEXT])
         if created:
             self.scheduler.flush_now(board)  # the panel appears before the first token
@@ -163,6 +178,7 @@ class LiveStreamHandler(RunEvents):
             error=outcome.error,
             final_text=outcome.final_text,
             final_tool_args=outcome.tool_args,
+            tool_calls=outcome.tool_calls or None,
         )
         if board.view.coalesce_ends and not board.cell_over:
             # Within the fps budget, like tokens: a loop of short runs, or agenerate ending
@@ -199,6 +215,8 @@ class LiveStreamHandler(RunEvents):
             if found is None:
                 return
             board, run, text = found
+            if run.stop:
+                raise RunStopped(str(run_id), run.name)
             if token.__class__ is str and token:
                 text.append(token)
                 run.tokens += 1
@@ -215,8 +233,23 @@ class LiveStreamHandler(RunEvents):
             if not board.scheduled:
                 board.scheduled = True
                 self.scheduler.wake(board)
+        except RunStopped:
+            raise  # into LangChain's stream (raise_error): the run ends "stopped"
         except Exception as exc:
             self.internal_error(exc)
+
+    # -- Stop -------------------------------------------------------------------------------
+    def request_stop(self, run_id: str) -> bool:
+        """Stop one running LLM run (the panel's Stop button): its next token raises
+        :class:`RunStopped` into LangChain, which ends the run with status "stopped" and
+        re-raises to the caller. Only runs started on the kernel's event loop can be stopped
+        (a sync cell blocks the kernel, which then cannot hear the button). Returns whether
+        the request was taken."""
+        for uuid, (_board, run, _text) in list(self._runs.items()):
+            if str(uuid) == run_id and run.kind == LLM and run.extra.get("stoppable"):
+                run.stop = True
+                return True
+        return False
 
     @guarded
     def on_custom_event(  # type: ignore[override]

@@ -25,7 +25,8 @@ ERROR = "error"
 INTERRUPTED = "interrupted"  # a cancelled or interrupted cell, a stream closed before its end
 PAUSED = "paused"  # LangGraph interrupt(): waiting for input (``error`` says for what)
 HANDED_OFF = "handed_off"  # LangGraph Command(graph=PARENT): control went elsewhere
-FINAL_STATUSES = (DONE, ERROR, INTERRUPTED, PAUSED, HANDED_OFF)
+STOPPED = "stopped"  # the user pressed the panel's Stop (the caller gets RunStopped)
+FINAL_STATUSES = (DONE, ERROR, INTERRUPTED, PAUSED, HANDED_OFF, STOPPED)
 
 # Kinds of run; "llm" covers chat models and completion models alike.
 LLM, CHAIN, TOOL, RETRIEVER = "llm", "chain", "tool", "retriever"
@@ -72,13 +73,17 @@ class Run:
     model: str = ""
     tags: tuple[str, ...] = ()
     inputs: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # stoppable, tool_call_id, thread
     status: str = RUNNING
+    stop: bool = False  # a Stop was asked for: the next token raises RunStopped
+    thread: str | None = None  # LangGraph thread id (shown in meta only where it first appears)
     first_token_at: float | None = None
     ended_at: float | None = None
     tokens: int = 0
     usage: dict[str, int] | None = None
     outputs: str = ""
     error: str = ""
+    tool_calls: list[dict[str, str]] | None = None
     events: list[str] = field(default_factory=list)
     # All text so far, per channel (kept until the final state is collected) ...
     text: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in CHANNELS})
@@ -116,6 +121,7 @@ class Run:
             "model": self.model,
             "tags": list(self.tags),
             "inputs": self.inputs,
+            **self.extra,
         }
 
 
@@ -155,6 +161,7 @@ class RunBoard:
         model: str = "",
         tags: tuple[str, ...] = (),
         inputs: str = "",
+        extra: dict[str, Any] | None = None,
     ) -> Run:
         with self.lock:
             run = Run(
@@ -167,6 +174,7 @@ class RunBoard:
                 model=model,
                 tags=tags,
                 inputs=inputs,
+                extra=extra or {},
             )
             self._order += 1
             self.total_started += 1
@@ -204,6 +212,7 @@ class RunBoard:
         error: str = "",
         final_text: str | None = None,
         final_tool_args: str | None = None,
+        tool_calls: list[dict[str, str]] | None = None,
     ) -> bool:
         """End a run. Returns False if it had already ended (a late or duplicate event)."""
         with self.lock:
@@ -214,6 +223,7 @@ class RunBoard:
             run.usage = usage
             run.outputs = outputs
             run.error = error
+            run.tool_calls = tool_calls
             if final_text is not None and final_text != run.full(TEXT):
                 # Not streamed (or streamed differently): the result is the truth.
                 run.reset = run.sent[TEXT] > 0  # views must replace, not append
@@ -283,6 +293,8 @@ class RunBoard:
                         update["outputs"] = run.outputs
                     if run.error:
                         update["error"] = run.error
+                    if run.tool_calls:
+                        update["tool_calls"] = run.tool_calls
                     finished.append(run.id)
                 if update:
                     updates[run.id] = update
