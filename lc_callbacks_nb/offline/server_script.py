@@ -28,10 +28,18 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class Reply:
-    """One assistant turn: text, tool calls, or both."""
+    """One assistant turn: text, tool calls, or both, optionally after some reasoning.
+
+    ``reasoning`` is what the model "thought" before answering: a string (one summary part)
+    or a sequence of strings (successive summary parts). ``/v1/responses`` streams it as a
+    reasoning item's summary when the request asks for one (``reasoning.summary``); both APIs
+    count its tokens as reasoning tokens in usage. Chat Completions has no standard field for
+    reasoning text, so it is never sent there.
+    """
 
     content: str = ""
     tool_calls: Sequence[ToolCall] = ()
+    reasoning: str | Sequence[str] = ""
 
 
 # A script entry is one turn or the successive turns of one user message.
@@ -134,9 +142,63 @@ def as_reply(value: Any) -> Reply:
     raise TypeError(f"a script reply must be a str or Reply, not {type(value).__name__}")
 
 
-def random_id(prefix: str, length: int = 24) -> str:
-    alphabet = string.ascii_letters + string.digits
+def random_id(prefix: str, length: int = 24, alphabet: str = "") -> str:
+    alphabet = alphabet or string.ascii_letters + string.digits
     return prefix + "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def item_id(prefix: str) -> str:
+    """A Responses API object id, e.g. ``resp_``/``rs_``/``msg_``/``fc_`` and 48 hex digits."""
+    return random_id(prefix, 48, "0123456789abcdef")
+
+
+def reasoning_parts(reply: Reply) -> list[str]:
+    """The reply's reasoning as summary parts (empty strings dropped)."""
+    parts = [reply.reasoning] if isinstance(reply.reasoning, str) else list(reply.reasoning)
+    return [part for part in parts if part]
+
+
+def responses_messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A Responses API request's ``instructions`` and ``input`` as chat-style messages.
+
+    So the script, ``echo`` and usage work as for Chat Completions: input messages keep their
+    role, ``function_call_output`` items become ``tool`` messages, and a run of output items
+    (reasoning, an assistant message, function calls) becomes one assistant message, i.e. one
+    turn, with the calls as ``tool_calls``. Expects a body that passed validation.
+    """
+    messages: list[dict[str, Any]] = []
+    instructions = body.get("instructions")
+    if isinstance(instructions, str) and instructions:
+        messages.append({"role": "system", "content": instructions})
+    items = body.get("input")
+    if isinstance(items, str):
+        messages.append({"role": "user", "content": items})
+        return messages
+    turn: dict[str, Any] | None = None  # the assistant message being gathered
+    for item in items or ():
+        kind = item.get("type") or "message"
+        role = item.get("role")
+        if kind == "message" and role != "assistant":
+            messages.append({"role": role, "content": item.get("content")})
+            turn = None
+        elif kind == "function_call_output":
+            output = item.get("output")
+            text = output if isinstance(output, str) else message_text({"content": output})
+            messages.append({"role": "tool", "tool_call_id": item.get("call_id"), "content": text})
+            turn = None
+        elif kind in ("message", "function_call", "reasoning"):
+            if turn is None:
+                turn = {"role": "assistant", "content": ""}
+                messages.append(turn)
+            if kind == "message":
+                turn["content"] += message_text(item)
+            elif kind == "function_call":
+                function = {"name": item.get("name", ""), "arguments": item.get("arguments", "")}
+                turn.setdefault("tool_calls", []).append(
+                    {"id": item.get("call_id"), "type": "function", "function": function}
+                )
+        # Anything else (item references, built-in tool calls) says nothing to the script.
+    return messages
 
 
 def tool_call_payloads(reply: Reply) -> list[dict[str, Any]]:

@@ -39,6 +39,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..live.runs import DONE, FINAL_STATUSES, INTERRUPTED, RUNNING, STOPPED
+
 __all__ = [
     "TEXT_CLIP",
     "TOTAL_CLIP",
@@ -60,8 +62,8 @@ MAX_RUNS = 500
 MAX_TAGS = 10
 PROMPT_WORDS = 16
 
-STATUSES = ("running", "done", "error", "interrupted", "paused", "handed_off")
-FOLDED = ("done", "interrupted")  # finished nodes that fold; failures and live ones stay open
+STATUSES = (RUNNING, *FINAL_STATUSES)  # the one vocabulary (live/runs.py), in summary order
+FOLDED = (DONE, INTERRUPTED, STOPPED)  # finished nodes that fold; failures and live ones stay open
 _LABEL = {"handed_off": "handed off"}
 _COLOR = {
     "running": "#1a73e8",
@@ -70,6 +72,7 @@ _COLOR = {
     "interrupted": "#b06000",
     "paused": "#7b3fc4",
     "handed_off": "#00796b",
+    "stopped": "#5f6368",
 }
 _LLM_KINDS = ("llm", "chat model")
 
