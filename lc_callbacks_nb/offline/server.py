@@ -1,8 +1,10 @@
 """An OpenAI-compatible chat server on 127.0.0.1, for notebooks and tests that run offline.
 
-``LocalChatServer`` serves ``GET /v1/models`` and ``POST /v1/chat/completions`` (plain and
-SSE streaming, usage, tool calls) with aiohttp on its own event loop in a daemon thread, so
-it works the same from a sync cell, a top-level-await cell, pytest, or the shell::
+``LocalChatServer`` serves ``GET /v1/models``, ``POST /v1/chat/completions`` (plain and SSE
+streaming, usage, tool calls) and ``POST /v1/responses`` (the Responses API: plain and SSE
+streaming with OpenAI's event names, reasoning summaries, function calls, usage with cached
+and reasoning tokens) with aiohttp on its own event loop in a daemon thread, so it works the
+same from a sync cell, a top-level-await cell, pytest, or the shell::
 
     with LocalChatServer(token_delay=0.01) as server:
         chat = ChatOpenAI(base_url=server.base_url, api_key="sk-local")
@@ -36,8 +38,11 @@ from lc_callbacks_nb.offline.server_script import (
     ToolCall,
     choose_reply,
     count_tokens,
+    item_id,
     prompt_tokens,
     random_id,
+    reasoning_parts,
+    responses_messages,
     split_arguments,
     tokenize,
     tool_call_payloads,
@@ -50,6 +55,9 @@ log = logging.getLogger(__name__)
 FaultKind = Literal["rate_limit", "server_error", "disconnect", "slow_first_token"]
 _FAULT_KINDS: tuple[str, ...] = ("rate_limit", "server_error", "disconnect", "slow_first_token")
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+_INPUT_ROLES = {"system", "developer", "user", "assistant"}
+_SUMMARY_MODES = {"auto", "concise", "detailed"}
+_EFFORTS = {"none", "minimal", "low", "medium", "high", "xhigh"}
 _FINGERPRINT = "fp_local"
 
 
@@ -63,9 +71,10 @@ class _Fault:
 
 
 class _BadRequest(Exception):
-    def __init__(self, message: str, param: str | None = None):
+    def __init__(self, message: str, param: str | None = None, code: str | None = None):
         super().__init__(message)
         self.param = param
+        self.code = code
 
 
 def _error_response(
@@ -90,12 +99,149 @@ def _check_int(body: dict[str, Any], key: str, minimum: int) -> None:
         raise _BadRequest(f"Invalid '{key}': expected an integer >= {minimum}, got {value!r}.", key)
 
 
+def _check_type(body: dict[str, Any], key: str, types: tuple[type, ...], expected: str) -> None:
+    value = body.get(key)
+    if value is not None and (isinstance(value, bool) is not (bool in types) or
+                              not isinstance(value, types)):
+        raise _BadRequest(
+            f"Invalid type for '{key}': expected {expected}, but got "
+            f"{_json_type(value)} instead.",
+            key,
+            "invalid_type",
+        )
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "null"
+
+
+def _validate_input_item(item: Any, where: str) -> None:
+    if not isinstance(item, dict):
+        raise _BadRequest(
+            f"Invalid type for '{where}': expected an input item object, but got "
+            f"{_json_type(item)} instead.",
+            where,
+            "invalid_type",
+        )
+    kind = item.get("type", "message")
+    if not isinstance(kind, str):
+        raise _BadRequest(f"Invalid '{where}.type': expected a string.", f"{where}.type")
+    if kind == "message":
+        if item.get("role") not in _INPUT_ROLES:
+            raise _BadRequest(
+                f"Invalid value for '{where}.role': expected one of 'user', 'assistant', "
+                f"'system' or 'developer', got {item.get('role')!r}.",
+                f"{where}.role",
+                "invalid_value",
+            )
+        content = item.get("content")
+        if not isinstance(content, (str, list)):
+            raise _BadRequest(
+                f"Invalid type for '{where}.content': expected one of a string or array of "
+                f"input content parts, but got {_json_type(content)} instead.",
+                f"{where}.content",
+                "invalid_type",
+            )
+        if isinstance(content, list):
+            for j, part in enumerate(content):
+                if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                    raise _BadRequest(
+                        f"Invalid '{where}.content[{j}]': expected an object with a 'type'.",
+                        f"{where}.content[{j}]",
+                    )
+    elif kind == "function_call":
+        for key in ("call_id", "name", "arguments"):
+            if not isinstance(item.get(key), str):
+                raise _BadRequest(
+                    f"Missing or invalid '{where}.{key}': expected a string.", f"{where}.{key}"
+                )
+    elif kind == "function_call_output":
+        if not isinstance(item.get("call_id"), str):
+            raise _BadRequest(
+                f"Missing or invalid '{where}.call_id': expected a string.", f"{where}.call_id"
+            )
+        if not isinstance(item.get("output"), (str, list)):
+            raise _BadRequest(
+                f"Missing or invalid '{where}.output': expected a string or an array.",
+                f"{where}.output",
+            )
+
+
+def _validate_responses(body: Any) -> None:
+    """Reject a /v1/responses body OpenAI would reject with a 400, naming the bad parameter."""
+    if not isinstance(body, dict):
+        raise _BadRequest("The request body must be a JSON object.")
+    if body.get("input") is None:
+        raise _BadRequest(
+            "Missing required parameter: 'input'.", "input", "missing_required_parameter"
+        )
+    items = body["input"]
+    if not isinstance(items, (str, list)):
+        raise _BadRequest(
+            "Invalid type for 'input': expected one of a string or array of input items, "
+            f"but got {_json_type(items)} instead.",
+            "input",
+            "invalid_type",
+        )
+    if isinstance(items, list):
+        if not items:
+            raise _BadRequest(
+                "Invalid 'input': expected a string or a non-empty array of input items.",
+                "input",
+                "empty_array",
+            )
+        for i, item in enumerate(items):
+            _validate_input_item(item, f"input[{i}]")
+    _check_type(body, "model", (str,), "a string")
+    _check_type(body, "instructions", (str, list), "a string")
+    _check_type(body, "stream", (bool,), "a boolean")
+    _check_type(body, "tools", (list,), "an array of tools")
+    _check_type(body, "include", (list,), "an array of strings")
+    _check_type(body, "reasoning", (dict,), "an object")
+    _check_type(body, "metadata", (dict,), "an object")
+    _check_type(body, "temperature", (int, float), "a number")
+    _check_type(body, "top_p", (int, float), "a number")
+    _check_int(body, "max_output_tokens", 1)
+    for i, tool in enumerate(body.get("tools") or ()):
+        if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
+            raise _BadRequest(f"Invalid 'tools[{i}]': expected an object with a 'type'.",
+                              f"tools[{i}]")
+    reasoning = body.get("reasoning") or {}
+    if reasoning.get("summary") not in (*_SUMMARY_MODES, None):
+        raise _BadRequest(
+            "Invalid value for 'reasoning.summary': expected one of 'auto', 'concise' or "
+            f"'detailed', got {reasoning.get('summary')!r}.",
+            "reasoning.summary",
+            "invalid_value",
+        )
+    if reasoning.get("effort") not in (*_EFFORTS, None):
+        raise _BadRequest(
+            f"Invalid value for 'reasoning.effort': got {reasoning.get('effort')!r}.",
+            "reasoning.effort",
+            "invalid_value",
+        )
+
+
 def _validate(body: Any) -> None:
     """Reject what OpenAI would reject with a 400, naming the bad parameter."""
     if not isinstance(body, dict):
         raise _BadRequest("The request body must be a JSON object.")
     if "messages" not in body:
-        raise _BadRequest("Missing required parameter: 'messages'.", "messages")
+        raise _BadRequest(
+            "Missing required parameter: 'messages'.", "messages", "missing_required_parameter"
+        )
     messages = body["messages"]
     if not isinstance(messages, list) or not messages:
         raise _BadRequest("Invalid 'messages': expected a non-empty array of messages.", "messages")
