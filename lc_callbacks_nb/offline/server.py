@@ -101,8 +101,9 @@ def _check_int(body: dict[str, Any], key: str, minimum: int) -> None:
 
 def _check_type(body: dict[str, Any], key: str, types: tuple[type, ...], expected: str) -> None:
     value = body.get(key)
-    if value is not None and (isinstance(value, bool) is not (bool in types) or
-                              not isinstance(value, types)):
+    if value is None:
+        return
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
         raise _BadRequest(
             f"Invalid type for '{key}': expected {expected}, but got "
             f"{_json_type(value)} instead.",
@@ -270,7 +271,7 @@ def _validate(body: Any) -> None:
 
 
 class LocalChatServer:
-    """An OpenAI-compatible chat completions server running in a background thread.
+    """An OpenAI-compatible chat completions and responses server in a background thread.
 
     Replies come from ``script`` (a mapping from the last user message's text to a reply, or a
     callable taking the message list), else the user's text when ``echo`` is true, else
@@ -281,6 +282,13 @@ class LocalChatServer:
     ``token_delay`` is slept between streamed chunks, ``first_token_delay`` before the first
     one (a non-streaming reply waits as long as its stream would take). ``start()`` picks a
     free port when ``port`` is 0 and keeps that port across ``stop()``/``start()``.
+
+    ``/v1/responses`` takes the same scripts: its ``input`` items are read as chat messages
+    (see ``server_script.responses_messages``). A ``Reply``'s ``reasoning`` streams there as
+    a reasoning summary when the request asks for one (``reasoning.summary``). Usage reports
+    ``cached_tokens`` (capped at the prompt's size) as cached input tokens and the
+    reasoning's tokens as reasoning tokens, on both APIs (Chat Completions adds these details
+    only when one is non-zero).
     """
 
     def __init__(
@@ -294,12 +302,15 @@ class LocalChatServer:
         echo: bool = False,
         default_reply: str = DEFAULT_REPLY,
         model_name: str = "gpt-4o-mini-local",
+        cached_tokens: int = 0,
     ) -> None:
         if token_delay < 0 or first_token_delay < 0:
             raise ValueError(
                 f"delays must be >= 0, got token_delay={token_delay!r}, "
                 f"first_token_delay={first_token_delay!r}"
             )
+        if cached_tokens < 0:
+            raise ValueError(f"cached_tokens must be >= 0, got {cached_tokens!r}")
         self.host = host
         self.token_delay = token_delay
         self.first_token_delay = first_token_delay
@@ -307,6 +318,7 @@ class LocalChatServer:
         self.echo = echo
         self.default_reply = default_reply
         self.model_name = model_name
+        self.cached_tokens = cached_tokens
         self._requested_port = port
         self._port: int | None = None
         self._lock = threading.Lock()  # guards _requests and _faults (handler thread vs callers)
@@ -401,6 +413,7 @@ class LocalChatServer:
         app = web.Application(middlewares=[self._errors])
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_post("/v1/responses", self._responses)
         # No access log: it is noise in a notebook, and headers (the API key) must never
         # be written anywhere. A short shutdown_timeout so stop() does not wait on streams.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
@@ -419,7 +432,8 @@ class LocalChatServer:
     # -- test hooks -----------------------------------------------------------------------
     @property
     def requests(self) -> list[dict[str, Any]]:
-        """A copy of the JSON bodies received by /v1/chat/completions, oldest first."""
+        """A copy of the JSON bodies received by /v1/chat/completions and /v1/responses,
+        oldest first."""
         with self._lock:
             return list(self._requests)
 
@@ -438,13 +452,16 @@ class LocalChatServer:
         delay: float = 1.0,
         retry_after: float = 1.0,
     ) -> None:
-        """Make the next ``count`` chat completion requests fail or misbehave.
+        """Make the next ``count`` requests (chat completions or responses) fail or misbehave.
 
         - ``"rate_limit"``: HTTP 429 with a ``retry-after: <retry_after>`` header.
         - ``"server_error"``: HTTP 500.
-        - ``"disconnect"``: a stream sends ``after_tokens`` content chunks, then the TCP
-          connection is closed without ``[DONE]`` (a plain request gets no response at all).
-        - ``"slow_first_token"``: ``delay`` extra seconds before the first chunk.
+        - ``"disconnect"``: a stream sends ``after_tokens`` content chunks (on /v1/responses:
+          delta events of any kind), then the TCP connection is closed without ``[DONE]`` or
+          ``response.completed`` (a plain request gets no response at all).
+        - ``"slow_first_token"``: ``delay`` extra seconds before the first chunk (on
+          /v1/responses: after ``response.created`` and ``response.in_progress``, before the
+          first output item).
 
         Faults queue up in call order; each request consumes one from the front.
         """
@@ -490,7 +507,8 @@ class LocalChatServer:
         model = {"id": self.model_name, "object": "model", "created": 0, "owned_by": "local"}
         return web.json_response({"object": "list", "data": [model]})
 
-    async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
+    async def _read(self, request: web.Request, validate: Any) -> Any:
+        """The request's JSON body, recorded and validated; a web.Response on a bad one."""
         try:
             body = json.loads(await request.text())
         except ValueError as exc:
@@ -499,11 +517,13 @@ class LocalChatServer:
             with self._lock:
                 self._requests.append(body)
         try:
-            _validate(body)
+            validate(body)
         except _BadRequest as exc:
-            return _error_response(400, str(exc), param=exc.param)
+            return _error_response(400, str(exc), param=exc.param, code=exc.code)
+        return body
 
-        fault = self._take_fault()
+    @staticmethod
+    def _fault_response(fault: _Fault | None) -> web.Response | None:
         if fault is not None and fault.kind == "rate_limit":
             return _error_response(
                 429,
@@ -518,23 +538,51 @@ class LocalChatServer:
                 "The server had an error while processing your request (injected).",
                 type_="server_error",
             )
+        return None
 
-        messages: list[dict[str, Any]] = body["messages"]
-        reply = choose_reply(
-            messages, script=self.script, echo=self.echo, default_reply=self.default_reply
-        )
-        completion = _Completion(self, body, reply)
+    async def _reply(
+        self, request: web.Request, body: dict[str, Any], answer: _Completion | _ResponseRun,
+        fault: _Fault | None,
+    ) -> web.StreamResponse:
         first_delay = self.first_token_delay
         if fault is not None and fault.kind == "slow_first_token":
             first_delay += fault.delay
         cut_after = fault.after_tokens if fault is not None and fault.kind == "disconnect" else None
         if body.get("stream"):
-            return await completion.stream(request, first_delay, cut_after)
+            return await answer.stream(request, first_delay, cut_after)
         if cut_after is not None:
             _drop_connection(request)
             raise asyncio.CancelledError  # nothing more to send on a dropped connection
-        await asyncio.sleep(first_delay + self.token_delay * max(0, completion.n_chunks - 1))
-        return web.json_response(completion.whole())
+        await asyncio.sleep(first_delay + self.token_delay * max(0, answer.n_chunks - 1))
+        return web.json_response(answer.whole())
+
+    async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
+        body = await self._read(request, _validate)
+        if isinstance(body, web.Response):
+            return body
+        fault = self._take_fault()
+        failed = self._fault_response(fault)
+        if failed is not None:
+            return failed
+        messages: list[dict[str, Any]] = body["messages"]
+        reply = choose_reply(
+            messages, script=self.script, echo=self.echo, default_reply=self.default_reply
+        )
+        return await self._reply(request, body, _Completion(self, body, reply), fault)
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        body = await self._read(request, _validate_responses)
+        if isinstance(body, web.Response):
+            return body
+        fault = self._take_fault()
+        failed = self._fault_response(fault)
+        if failed is not None:
+            return failed
+        messages = responses_messages(body)
+        reply = choose_reply(
+            messages, script=self.script, echo=self.echo, default_reply=self.default_reply
+        )
+        return await self._reply(request, body, _ResponseRun(self, body, messages, reply), fault)
 
 
 def _drop_connection(request: web.Request) -> None:
