@@ -101,6 +101,9 @@ def test_a_stream_consumed_in_the_next_cell_stays_live_and_ends_done(k):
     assert later, "the panel kept updating after its cell ended"
     assert run.status == "done"
     assert run.text["text"] == words
+    # ... and its static twin (what the saved notebook keeps) was redrawn with the final text
+    twins = [m for m in k.iopub[start:] if m["msg_type"] == "update_display_data"]
+    assert twins and words in twins[-1]["content"]["data"]["text/plain"]
     # and the sync form
     it_cell, _ = cell(k, f"it = chat().stream({words!r})\nfirst = next(it)")
     k.run("rest = list(it)")

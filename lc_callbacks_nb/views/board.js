@@ -1,10 +1,19 @@
-// Front-end of lc_callbacks_nb's run board (anywidget ESM, no build step).
-// Model text is untrusted: it is only ever set through textContent / text nodes.
+// Front-end of lc_callbacks_nb's run board. The source of static/board.bundle.js (`make js`
+// bundles it with board.css and js/src/*); each board's tiny `_esm` (js/loader.js) imports the
+// bundle once per page from the kernel session's library model.
+// Model text is untrusted. The LLM text and reasoning channels are rendered as Markdown through
+// js/src/markdown.js (markdown-it with html: false, then DOMPurify with an allow-list); every
+// other text (tool inputs/outputs, errors, names, the raw view) only through textContent.
+import CSS from "./board.css";
+import { MarkdownView } from "./js/src/markdown.js";
 
 // Statuses as in live/runs.py: every one but "running" is final (its clock stops).
-const FINAL = new Set(["done", "error", "interrupted", "paused", "handed_off"]);
-const FOLDED = new Set(["done", "interrupted"]); // finished nodes that fold; the rest stay open
-const WAITING = new Set(["paused", "handed_off"]); // `error` says what for, or where to: not a failure
+const FINAL = new Set(["done", "error", "interrupted", "paused", "handed_off", "stopped"]);
+const FOLDED = new Set(["done", "interrupted", "stopped"]); // finished nodes that fold; the rest stay open
+// `error` says what for, or where to, or why it stopped: not a failure
+const WAITING = new Set(["paused", "handed_off", "stopped"]);
+const SYNC_BUSY =
+  "the kernel is busy running a sync cell and cannot hear this; use Kernel › Interrupt";
 const LABELS = { handed_off: "handed off" };
 const CHANNELS = ["text", "reasoning", "tool_args"];
 // What a running run shows once its kernel can no longer end it (see watchKernel).
