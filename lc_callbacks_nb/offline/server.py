@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import logging
 import signal
@@ -105,8 +106,7 @@ def _check_type(body: dict[str, Any], key: str, types: tuple[type, ...], expecte
         return
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
         raise _BadRequest(
-            f"Invalid type for '{key}': expected {expected}, but got "
-            f"{_json_type(value)} instead.",
+            f"Invalid type for '{key}': expected {expected}, but got {_json_type(value)} instead.",
             key,
             "invalid_type",
         )
@@ -217,8 +217,9 @@ def _validate_responses(body: Any) -> None:
     _check_int(body, "max_output_tokens", 1)
     for i, tool in enumerate(body.get("tools") or ()):
         if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
-            raise _BadRequest(f"Invalid 'tools[{i}]': expected an object with a 'type'.",
-                              f"tools[{i}]")
+            raise _BadRequest(
+                f"Invalid 'tools[{i}]': expected an object with a 'type'.", f"tools[{i}]"
+            )
     reasoning = body.get("reasoning") or {}
     if reasoning.get("summary") not in (*_SUMMARY_MODES, None):
         raise _BadRequest(
@@ -541,7 +542,10 @@ class LocalChatServer:
         return None
 
     async def _reply(
-        self, request: web.Request, body: dict[str, Any], answer: _Completion | _ResponseRun,
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        answer: _Completion | _ResponseRun,
         fault: _Fault | None,
     ) -> web.StreamResponse:
         first_delay = self.first_token_delay
@@ -585,14 +589,53 @@ class LocalChatServer:
         return await self._reply(request, body, _ResponseRun(self, body, messages, reply), fault)
 
 
+async def _open_stream(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    return response
+
+
 def _drop_connection(request: web.Request) -> None:
     transport = request.transport
     if transport is not None:
         transport.close()  # flushes what was written, then FIN: the client sees a cut body
 
 
+class _Budget:
+    """A reply's reasoning and text tokens within an output limit (reasoning comes first)."""
+
+    def __init__(self, reply: Reply, limit: int | None) -> None:
+        parts = [tokenize(part) for part in reasoning_parts(reply)]
+        text = tokenize(reply.content)
+        wanted = sum(len(p) for p in parts) + len(text)
+        self.truncated = limit is not None and wanted > limit
+        room = limit if self.truncated and limit is not None else wanted
+        self.reasoning: list[list[str]] = []  # summary parts, as tokens
+        for part in parts:
+            if room <= 0:
+                break
+            self.reasoning.append(part[:room])
+            room -= len(self.reasoning[-1])
+        self.text = text[: max(room, 0)]
+        self.reasoning_tokens = sum(len(p) for p in self.reasoning)
+
+
+def _tool_tokens(calls: list[dict[str, Any]]) -> int:
+    return sum(
+        count_tokens(c["function"]["name"]) + count_tokens(c["function"]["arguments"])
+        for c in calls
+    )
+
+
 class _Completion:
-    """One reply, shaped as a chat.completion object or as a chat.completion.chunk stream."""
+    """One reply, shaped as a chat.completion object or as a chat.completion.chunk stream.
+
+    Chat Completions has no standard field for reasoning text (``ChatOpenAI`` reads none), so
+    a reply's reasoning is never sent here: only its tokens count, in ``completion_tokens``
+    and ``completion_tokens_details.reasoning_tokens``, as OpenAI's reasoning models do.
+    """
 
     def __init__(self, server: LocalChatServer, body: dict[str, Any], reply: Reply) -> None:
         self.server = server
@@ -600,22 +643,28 @@ class _Completion:
         self.created = int(time.time())
         self.model = body.get("model") or server.model_name
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        tokens = tokenize(reply.content)
-        self.truncated = limit is not None and len(tokens) > limit
-        self.tokens = tokens[:limit] if self.truncated else tokens
+        budget = _Budget(reply, limit)
+        self.truncated = budget.truncated
+        self.tokens = budget.text
         self.tool_calls = tool_call_payloads(reply)
         self.include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        tool_tokens = sum(
-            count_tokens(c["function"]["name"]) + count_tokens(c["function"]["arguments"])
-            for c in self.tool_calls
-        )
-        completion_tokens = len(self.tokens) + tool_tokens
+        tool_tokens = 0 if self.truncated else _tool_tokens(self.tool_calls)
+        completion_tokens = budget.reasoning_tokens + len(self.tokens) + tool_tokens
         prompt = prompt_tokens(body["messages"])
-        self.usage = {
+        cached = min(server.cached_tokens, prompt)
+        self.usage: dict[str, Any] = {
             "prompt_tokens": prompt,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt + completion_tokens,
         }
+        if cached or budget.reasoning_tokens:  # OpenAI always sends them; kept quiet at 0
+            self.usage["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
+            self.usage["completion_tokens_details"] = {
+                "reasoning_tokens": budget.reasoning_tokens,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            }
 
     @property
     def finish_reason(self) -> str:
@@ -690,10 +739,7 @@ class _Completion:
     async def stream(
         self, request: web.Request, first_delay: float, cut_after: int | None
     ) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        await response.prepare(request)
+        response = await _open_stream(request)
 
         async def send(payload: dict[str, Any] | str) -> None:
             data = payload if isinstance(payload, str) else json.dumps(payload)
@@ -716,6 +762,265 @@ class _Completion:
             if self.include_usage:
                 await send(self._chunk(None))
             await send("[DONE]")
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client went away (a cancelled run): nothing left to say to it
+        return response
+
+
+class _ResponseRun:
+    """One reply, shaped as a Responses API ``response`` object or as its event stream.
+
+    Output items, in order: a reasoning item when the reply has reasoning (its summary parts
+    filled only when the request asks for a summary), a message with one ``output_text`` part
+    when there is text or nothing else, then one ``function_call`` item per tool call. The
+    stream follows OpenAI's Responses streaming reference: ``response.created``,
+    ``response.in_progress``, each item's ``output_item.added`` / part and delta events /
+    ``output_item.done``, then ``response.completed`` (``response.incomplete`` when
+    ``max_output_tokens`` cut the reply), every event with its ``sequence_number``.
+    """
+
+    def __init__(
+        self,
+        server: LocalChatServer,
+        body: dict[str, Any],
+        messages: list[dict[str, Any]],
+        reply: Reply,
+    ) -> None:
+        self.server = server
+        self.body = body
+        self.id = item_id("resp_")
+        self.created = int(time.time())
+        self.model = body.get("model") or server.model_name
+        budget = _Budget(reply, body.get("max_output_tokens"))
+        self.truncated = budget.truncated
+        reasoning = body.get("reasoning") or {}
+        self.summarize = reasoning.get("summary") is not None
+        self.encrypt = "reasoning.encrypted_content" in (body.get("include") or ())
+        self.reasoning = budget.reasoning
+        self.text = budget.text
+        calls = [] if self.truncated else tool_call_payloads(reply)
+        self.calls = [(item_id("fc_"), call) for call in calls]
+        self.reasoning_id = item_id("rs_") if budget.reasoning else None
+        self.message_id = item_id("msg_") if (self.text or not self.calls) else None
+        prompt = prompt_tokens(messages)
+        cached = min(server.cached_tokens, prompt)
+        output = budget.reasoning_tokens + len(self.text) + _tool_tokens(calls)
+        self.usage = {
+            "input_tokens": prompt,
+            "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
+            "output_tokens": output,
+            "output_tokens_details": {"reasoning_tokens": budget.reasoning_tokens},
+            "total_tokens": prompt + output,
+        }
+
+    # -- items ----------------------------------------------------------------------------
+    def _reasoning_item(self, done: bool) -> dict[str, Any]:
+        summary = (
+            [{"type": "summary_text", "text": "".join(part)} for part in self.reasoning]
+            if done and self.summarize
+            else []
+        )
+        item: dict[str, Any] = {"id": self.reasoning_id, "type": "reasoning", "summary": summary}
+        if done and self.encrypt:  # opaque to clients; the server never reads it back
+            thought = "".join("".join(part) for part in self.reasoning)
+            item["encrypted_content"] = "gAAAAB" + base64.b64encode(thought.encode()).decode()
+        return item
+
+    def _text_part(self, text: str) -> dict[str, Any]:
+        return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+
+    def _message_item(self, done: bool) -> dict[str, Any]:
+        status = ("incomplete" if self.truncated else "completed") if done else "in_progress"
+        return {
+            "id": self.message_id,
+            "type": "message",
+            "status": status,
+            "content": [self._text_part("".join(self.text))] if done else [],
+            "role": "assistant",
+        }
+
+    def _call_item(self, fc_id: str, call: dict[str, Any], done: bool) -> dict[str, Any]:
+        return {
+            "id": fc_id,
+            "type": "function_call",
+            "status": "completed" if done else "in_progress",
+            "arguments": call["function"]["arguments"] if done else "",
+            "call_id": call["id"],
+            "name": call["function"]["name"],
+        }
+
+    def _output(self) -> list[dict[str, Any]]:
+        items = []
+        if self.reasoning_id:
+            items.append(self._reasoning_item(done=True))
+        if self.message_id:
+            items.append(self._message_item(done=True))
+        items.extend(self._call_item(fc_id, call, done=True) for fc_id, call in self.calls)
+        return items
+
+    @property
+    def status(self) -> str:
+        return "incomplete" if self.truncated else "completed"
+
+    def _response(self, status: str, output: list[dict[str, Any]]) -> dict[str, Any]:
+        body = self.body
+        reasoning = body.get("reasoning") or {}
+        finished = status != "in_progress"
+        return {
+            "id": self.id,
+            "object": "response",
+            "created_at": self.created,
+            "status": status,
+            "background": False,
+            "completed_at": int(time.time()) if status == "completed" else None,
+            "error": None,
+            "incomplete_details": {"reason": "max_output_tokens"}
+            if status == "incomplete"
+            else None,
+            "instructions": body.get("instructions"),
+            "max_output_tokens": body.get("max_output_tokens"),
+            "max_tool_calls": body.get("max_tool_calls"),
+            "model": self.model,
+            "output": output,
+            "parallel_tool_calls": body.get("parallel_tool_calls", True),
+            "previous_response_id": body.get("previous_response_id"),
+            "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+            "service_tier": "default",
+            "store": body.get("store", True),
+            "temperature": body.get("temperature", 1.0),
+            "text": body.get("text") or {"format": {"type": "text"}, "verbosity": "medium"},
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": body.get("tools") or [],
+            "top_logprobs": 0,
+            "top_p": body.get("top_p", 1.0),
+            "truncation": "disabled",
+            "usage": self.usage if finished else None,
+            "user": None,
+            "metadata": body.get("metadata") or {},
+        }
+
+    def whole(self) -> dict[str, Any]:
+        return self._response(self.status, self._output())
+
+    # -- events ---------------------------------------------------------------------------
+    def _events(self) -> list[tuple[bool, dict[str, Any]]]:
+        """The events after ``response.in_progress``, each flagged when it carries a delta."""
+        events: list[tuple[bool, dict[str, Any]]] = []
+
+        def add(type_: str, is_delta: bool = False, /, **fields: Any) -> None:
+            events.append((is_delta, {"type": type_, **fields}))
+
+        index = 0
+        if self.reasoning_id:
+            where = {"item_id": self.reasoning_id, "output_index": index}
+            add(
+                "response.output_item.added",
+                output_index=index,
+                item=self._reasoning_item(done=False),
+            )
+            for n, part in enumerate(self.reasoning if self.summarize else []):
+                text = "".join(part)
+                add(
+                    "response.reasoning_summary_part.added",
+                    **where,
+                    summary_index=n,
+                    part={"type": "summary_text", "text": ""},
+                )
+                for token in part:
+                    add(
+                        "response.reasoning_summary_text.delta",
+                        True,
+                        **where,
+                        summary_index=n,
+                        delta=token,
+                    )
+                add("response.reasoning_summary_text.done", **where, summary_index=n, text=text)
+                add(
+                    "response.reasoning_summary_part.done",
+                    **where,
+                    summary_index=n,
+                    part={"type": "summary_text", "text": text},
+                )
+            add(
+                "response.output_item.done",
+                output_index=index,
+                item=self._reasoning_item(done=True),
+            )
+            index += 1
+        if self.message_id:
+            where = {"item_id": self.message_id, "output_index": index, "content_index": 0}
+            text = "".join(self.text)
+            add(
+                "response.output_item.added",
+                output_index=index,
+                item=self._message_item(done=False),
+            )
+            add("response.content_part.added", **where, part=self._text_part(""))
+            for token in self.text:
+                add("response.output_text.delta", True, **where, delta=token, logprobs=[])
+            add("response.output_text.done", **where, text=text, logprobs=[])
+            add("response.content_part.done", **where, part=self._text_part(text))
+            add("response.output_item.done", output_index=index, item=self._message_item(done=True))
+            index += 1
+        for fc_id, call in self.calls:
+            where = {"item_id": fc_id, "output_index": index}
+            arguments = call["function"]["arguments"]
+            add(
+                "response.output_item.added",
+                output_index=index,
+                item=self._call_item(fc_id, call, done=False),
+            )
+            for piece in split_arguments(arguments):
+                add("response.function_call_arguments.delta", True, **where, delta=piece)
+            add("response.function_call_arguments.done", **where, arguments=arguments)
+            add(
+                "response.output_item.done",
+                output_index=index,
+                item=self._call_item(fc_id, call, done=True),
+            )
+            index += 1
+        return events
+
+    @property
+    def n_chunks(self) -> int:
+        return sum(1 for delta, _ in self._events() if delta)
+
+    async def stream(
+        self, request: web.Request, first_delay: float, cut_after: int | None
+    ) -> web.StreamResponse:
+        response = await _open_stream(request)
+        sequence = 0
+
+        async def send(event: dict[str, Any]) -> None:
+            nonlocal sequence
+            event = {**event, "sequence_number": sequence}
+            sequence += 1
+            data = json.dumps(event)
+            await response.write(f"event: {event['type']}\ndata: {data}\n\n".encode())
+
+        delay = self.server.token_delay
+        try:
+            await send({"type": "response.created", "response": self._response("in_progress", [])})
+            await send(
+                {"type": "response.in_progress", "response": self._response("in_progress", [])}
+            )
+            await asyncio.sleep(first_delay)
+            deltas = 0
+            for is_delta, event in self._events():
+                if is_delta:
+                    if cut_after is not None and deltas >= cut_after:
+                        _drop_connection(request)
+                        return response
+                    if deltas and delay:
+                        await asyncio.sleep(delay)
+                    deltas += 1
+                await send(event)
+            if cut_after is not None:
+                _drop_connection(request)
+                return response
+            final = "response.incomplete" if self.truncated else "response.completed"
+            await send({"type": final, "response": self.whole()})
             await response.write_eof()
         except ConnectionError:
             pass  # the client went away (a cancelled run): nothing left to say to it
