@@ -50,6 +50,20 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+
+@pytest.fixture(autouse=True)
+def _session_plugin_kept():
+    """These tests install and uninstall the patch in-process; when the session itself runs with
+    ``-p lc_callbacks_nb.testing.nbval`` (make test), the notebooks collected after them must
+    still be compared with it: start from a clean nbval and put the session's patch back."""
+    was_installed = bool(plugin._originals)
+    plugin.uninstall()
+    yield
+    plugin.uninstall()
+    if was_installed:
+        plugin.install()
+
+
 def run_nbval(notebook: Path, *, with_plugin: bool) -> subprocess.CompletedProcess[str]:
     args = [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", str(notebook)]
     args += ["-p", "no:cacheprovider", "-q", "-rA"]
