@@ -1,10 +1,26 @@
 """Turn what LangChain hands to ``on_llm_new_token`` into typed text pieces.
 
-A token is a ``str`` for Chat Completions models, or a list of content blocks for the
-Responses API (``{"type": "text", "text": ...}``, ``{"type": "reasoning", ...}``, ...).
-Tool-call argument deltas arrive with an empty token and the pieces on
-``chunk.message.tool_call_chunks``. Everything is reduced to ``(channel, text)`` pairs
-with three channels, so the views never see LangChain types.
+A token is a ``str`` for Chat Completions models. For the Responses API
+(``ChatOpenAI(use_responses_api=True)``) LangChain passes the chunk's content, a list of
+blocks, whose shape depends on the model's ``output_version`` (recorded from real runs
+against ``LocalChatServer``, langchain-openai 1.7):
+
+- default (unset, or ``"responses/v1"``): ``{"type": "text", "text": ...}``;
+  ``{"type": "reasoning", "summary": [{"index": k, "type": "summary_text", "text": ...}]}``
+  (an empty text at ``index`` k opens summary part k); ``{"type": "function_call",
+  "name": ..., "arguments": ...}`` (name on the first block only, then argument deltas).
+- ``"v1"``: ``{"type": "text", ...}``; ``{"type": "reasoning", "reasoning": ...,
+  "index": "lc_rs_<hex of 'item_part'>"}``; ``{"type": "tool_call_chunk", "name": ...,
+  "args": ...}``.
+- ``"v0"``: text blocks as above, but reasoning arrives with an empty token (``[]``) in
+  ``chunk.message.additional_kwargs["reasoning"]["summary"]``, and tool calls with an empty
+  token and the pieces on ``chunk.message.tool_call_chunks``.
+
+Chat Completions tool-call argument deltas, too, arrive with an empty token and the pieces
+on ``chunk.message.tool_call_chunks``; some providers' Chat Completions reasoning arrives in
+``additional_kwargs["reasoning_content"]``. Everything is reduced to ``(channel, text)``
+pairs with three channels, so the views never see LangChain types. Summary parts after the
+first are set apart by a blank line, as OpenAI means them to be read.
 """
 
 from __future__ import annotations
@@ -15,8 +31,50 @@ TEXT = "text"
 REASONING = "reasoning"
 TOOL_ARGS = "tool_args"
 CHANNELS = (TEXT, REASONING, TOOL_ARGS)
+PART_BREAK = "\n\n"  # between two reasoning summary parts
 
 Piece = tuple[str, str]
+
+
+def _v1_part_index(block: dict[str, Any]) -> int:
+    """The summary part a v1 reasoning block belongs to: its index is ``lc_rs_`` and the hex
+    of ``"<item>_<part>"``; 0 when it is anything else."""
+    index = block.get("index")
+    if not isinstance(index, str) or not index.startswith("lc_rs_"):
+        return 0
+    try:
+        part = bytes.fromhex(index[len("lc_rs_") :]).decode().rpartition("_")[2]
+        return int(part)
+    except ValueError:
+        return 0
+
+
+def _summary_pieces(summary: Any) -> list[Piece]:
+    """Pieces of a Responses reasoning ``summary`` list (default and v0 output)."""
+    out: list[Piece] = []
+    if not isinstance(summary, list):
+        return out
+    for item in summary:
+        if not isinstance(item, dict):
+            continue
+        text = item.get("text")
+        if isinstance(text, str) and text:
+            out.append((REASONING, text))
+        elif text == "" and isinstance(item.get("index"), int) and item["index"] > 0:
+            out.append((REASONING, PART_BREAK))  # summary part k > 0 opens
+    return out
+
+
+def _reasoning_pieces(block: dict[str, Any]) -> list[Piece]:
+    out: list[Piece] = []
+    for key in ("reasoning", "thinking", "text"):
+        value = block.get(key)
+        if isinstance(value, str) and value:
+            out.append((REASONING, value))
+    if block.get("reasoning") == "" and _v1_part_index(block) > 0:
+        out.append((REASONING, PART_BREAK))  # v1: summary part k > 0 opens
+    out.extend(_summary_pieces(block.get("summary")))
+    return out
 
 
 def _block_pieces(block: Any) -> list[Piece]:
@@ -29,16 +87,7 @@ def _block_pieces(block: Any) -> list[Piece]:
         text = block.get("text") or ""
         return [(TEXT, text)] if text else []
     if kind in ("reasoning", "thinking"):
-        # Responses API: {"type": "reasoning", "summary": [{"text": ...}]} or "reasoning": str
-        out: list[Piece] = []
-        for key in ("reasoning", "thinking", "text"):
-            value = block.get(key)
-            if isinstance(value, str) and value:
-                out.append((REASONING, value))
-        for item in block.get("summary") or []:
-            if isinstance(item, dict) and item.get("text"):
-                out.append((REASONING, item["text"]))
-        return out
+        return _reasoning_pieces(block)
     if kind in ("tool_call_chunk", "function_call", "tool_call"):
         args = block.get("args") or block.get("arguments") or ""
         name = block.get("name") or ""
@@ -51,10 +100,20 @@ def _block_pieces(block: Any) -> list[Piece]:
     return []
 
 
-def _tool_chunk_pieces(chunk: Any) -> list[Piece]:
+def _extra_pieces(chunk: Any) -> list[Piece]:
+    """Pieces a chunk carries beside its (empty) token: reasoning in ``additional_kwargs``
+    (Responses v0 output, or a provider's ``reasoning_content``) and tool-call chunks."""
     message = getattr(chunk, "message", None)
-    tool_chunks = getattr(message, "tool_call_chunks", None) or []
     pieces: list[Piece] = []
+    extra = getattr(message, "additional_kwargs", None) or {}
+    if isinstance(extra, dict):
+        reasoning = extra.get("reasoning")
+        if isinstance(reasoning, dict):
+            pieces.extend(_summary_pieces(reasoning.get("summary")))
+        content = extra.get("reasoning_content")
+        if isinstance(content, str) and content:
+            pieces.append((REASONING, content))
+    tool_chunks = getattr(message, "tool_call_chunks", None) or []
     for tc in tool_chunks:
         name = tc.get("name") if isinstance(tc, dict) else None
         args = tc.get("args") if isinstance(tc, dict) else None
@@ -70,12 +129,12 @@ def token_pieces(token: Any, chunk: Any = None) -> list[Piece]:
     if isinstance(token, str):
         if token:
             return [(TEXT, token)]
-        return _tool_chunk_pieces(chunk) if chunk is not None else []
+        return _extra_pieces(chunk) if chunk is not None else []
     if isinstance(token, list):
         pieces: list[Piece] = []
         for block in token:
             pieces.extend(_block_pieces(block))
         if not pieces and chunk is not None:
-            pieces = _tool_chunk_pieces(chunk)
+            pieces = _extra_pieces(chunk)
         return pieces
     return []

@@ -27,9 +27,87 @@ function h(tag, cls, text) {
   return node;
 }
 
+// The bundle's CSS, installed once per page (every board of every kernel shares it).
+function installStyle() {
+  if (typeof document === "undefined") return;
+  let style = document.getElementById("lcnb-board-style");
+  if (!style) {
+    style = document.createElement("style");
+    style.id = "lcnb-board-style";
+    document.head.append(style);
+  }
+  if (style.textContent !== CSS) style.textContent = CSS;
+}
+installStyle();
+
+// Copy to the clipboard: the async Clipboard API where allowed, else a hidden textarea.
+async function copyText(text) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // denied or unavailable: fall back below
+  }
+  const area = document.createElement("textarea");
+  area.value = text;
+  area.setAttribute("readonly", "");
+  area.style.cssText = "position:fixed;top:0;left:0;width:1px;height:1px;opacity:0;";
+  document.body.append(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch {
+    ok = false;
+  }
+  area.remove();
+  return ok;
+}
+
+// A button's label changes in place for 1.5 s (its width is fixed in CSS: nothing shifts).
+function flash(button, label) {
+  const before = button.dataset.label || button.textContent;
+  button.dataset.label = before;
+  button.textContent = label;
+  button.classList.add("lcnb-flash");
+  clearTimeout(button._lcnbFlash);
+  button._lcnbFlash = setTimeout(() => {
+    button.textContent = before;
+    button.classList.remove("lcnb-flash");
+  }, 1500);
+}
+
+async function copyFrom(button, text) {
+  flash(button, (await copyText(text)) ? "copied" : "failed");
+}
+
+// Render timing for the browser benchmark: set globalThis.__lcnb_profile = [] to collect.
+function timed(fn, chars) {
+  const log = globalThis.__lcnb_profile;
+  if (!Array.isArray(log)) return fn();
+  const t0 = performance.now();
+  const out = fn();
+  if (out !== false) log.push({ ms: performance.now() - t0, chars });
+  return out;
+}
+
+function btn(cls, label, title) {
+  const b = h("button", `lcnb-btn ${cls}`, label);
+  b.type = "button";
+  if (title) b.title = title;
+  return b;
+}
+
 function fmtSeconds(s) {
   if (s === undefined || s === null) return "";
   return s < 10 ? `${s.toFixed(2)} s` : `${s.toFixed(1)} s`;
+}
+
+function clip(text, n) {
+  const s = String(text);
+  return s.length > n ? s.slice(0, n) + "…" : s;
 }
 
 function firstWords(text, n = 12) {
@@ -294,9 +372,29 @@ function render({ model, el }) {
       const u = run.usage;
       const inp = u.input_tokens ?? u.prompt_tokens;
       const out = u.output_tokens ?? u.completion_tokens;
-      if (inp !== undefined || out !== undefined) parts.push(`usage: ${inp ?? "?"} prompt + ${out ?? "?"} completion`);
+      if (inp !== undefined || out !== undefined) {
+        const cached = u.cache_read ? ` (${u.cache_read} cached)` : "";
+        const reasoning = u.reasoning ? ` (${u.reasoning} reasoning)` : "";
+        parts.push(`usage: ${inp ?? "?"} prompt${cached} + ${out ?? "?"} completion${reasoning}`);
+      }
     }
     return parts.join(" · ");
+  }
+
+  // tool call id -> the LLM run whose final message made that call
+  const callOwner = new Map();
+  function indexCalls(run) {
+    for (const call of run.tool_calls || []) if (call && call.id) callOwner.set(call.id, run.id);
+  }
+
+  function highlightNode(target) {
+    if (!target) return;
+    if (target.tagName === "DETAILS") target.open = true;
+    target.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    target.classList.remove("lcnb-highlight");
+    void target.offsetWidth; // restart the animation
+    target.classList.add("lcnb-highlight");
+    setTimeout(() => target.classList.remove("lcnb-highlight"), 1600);
   }
 
   function buildLLM(run) {
@@ -307,25 +405,73 @@ function render({ model, el }) {
     const name = h("span", "lcnb-name", run.name);
     const model_ = h("span", "lcnb-model", run.model || "");
     const tags = h("span", "lcnb-tags", (run.tags || []).map((t) => `#${t}`).join(" "));
-    head.append(status, name, model_, tags);
+    const actions = h("span", "lcnb-actions");
+    const stop = btn("lcnb-stop", "stop");
+    const raw = btn("lcnb-raw-toggle", "raw", "Show the text as the model wrote it");
+    const copy = btn("lcnb-copy", "copy", "Copy the answer (Markdown source)");
+    actions.append(stop, raw, copy);
+    head.append(status, name, model_, tags, actions);
     // The prompt's first words, so concurrent panels are told apart at a glance.
     const prompt = h("div", "lcnb-prompt", run.inputs ? `› ${firstWords(run.inputs, 16)}` : "");
     const metrics = h("div", "lcnb-metrics");
-    const text = h("pre", "lcnb-text");
-    text.textContent = run.text.text;
+    // Reasoning: its own lane above the answer, open while it streams, folded once the answer starts.
     const reasoning = h("details", "lcnb-reasoning");
-    reasoning.append(h("summary", null, "reasoning"));
-    const reasoningText = h("pre", "lcnb-text");
+    const reasoningLabel = h("summary", null, "reasoning");
+    const reasoningMd = h("div", "lcnb-md lcnb-reasoning-md");
+    const reasoningText = h("pre", "lcnb-text lcnb-raw-text");
     reasoningText.textContent = run.text.reasoning;
-    reasoning.append(reasoningText);
+    reasoning.append(reasoningLabel, reasoningMd, reasoningText);
+    reasoningLabel.addEventListener("click", () => { reasoning.dataset.userToggled = "1"; });
+    // The answer: rendered Markdown, and the raw text (shown by the toggle; what tests read).
+    const md = h("div", "lcnb-md lcnb-answer");
+    const text = h("pre", "lcnb-text lcnb-raw-text");
+    text.textContent = run.text.text;
     const tools = h("details", "lcnb-toolargs");
-    tools.append(h("summary", null, "tool calls"));
+    const toolsLabel = h("summary", null, "tool calls");
+    tools.append(toolsLabel);
     const toolText = h("pre", "lcnb-text");
     toolText.textContent = run.text.tool_args.replace(/^\n/, "");
-    tools.append(toolText);
+    const calls = h("div", "lcnb-calls");
+    tools.append(toolText, calls);
+    toolsLabel.addEventListener("click", () => { tools.dataset.userToggled = "1"; });
     const error = h("div", "lcnb-error");
-    box.append(head, prompt, metrics, text, reasoning, tools, error);
-    return { root: box, status, metrics, text, reasoning, reasoningText, tools, toolText, error };
+    box.append(head, prompt, metrics, reasoning, md, text, tools, error);
+
+    const n = {
+      root: box, status, metrics, text, md, reasoning, reasoningLabel, reasoningText, tools,
+      toolText, calls, error, stop, raw, copy,
+      view: new MarkdownView(md), reasoningView: new MarkdownView(reasoningMd),
+    };
+    raw.addEventListener("click", () => {
+      const on = box.classList.toggle("lcnb-raw");
+      raw.textContent = on ? "markdown" : "raw";
+      raw.title = on ? "Show the text rendered as Markdown" : "Show the text as the model wrote it";
+    });
+    copy.addEventListener("click", () => copyFrom(copy, runs.get(run.id)?.text.text ?? ""));
+    stop.addEventListener("click", () => {
+      const r = runs.get(run.id);
+      if (!r || !r.stoppable || r.stopRequested || FINAL.has(r.status)) return;
+      r.stopRequested = true;
+      model.send({ k: "stop", run: r.id });
+      dirtyRuns.add(r.id);
+      schedule();
+    });
+    // Code blocks' copy buttons (rendered Markdown is rebuilt, so delegate from the panel).
+    box.addEventListener("click", (ev) => {
+      const b = ev.target.closest && ev.target.closest(".lcnb-copy-code");
+      if (!b || !box.contains(b)) return;
+      const code = b.parentElement && b.parentElement.querySelector("code");
+      copyFrom(b, code ? code.textContent : "");
+    });
+    calls.addEventListener("click", (ev) => {
+      const b = ev.target.closest && ev.target.closest(".lcnb-call");
+      if (!b) return;
+      const target = [...root.querySelectorAll("[data-tool-call-id]")].find(
+        (el) => el.dataset.toolCallId === b.dataset.callId,
+      );
+      highlightNode(target);
+    });
+    return n;
   }
 
   function buildNode(run) {
@@ -340,6 +486,24 @@ function render({ model, el }) {
     const metrics = h("span", "lcnb-metrics");
     const error = h("span", "lcnb-error");
     summary.append(status, kind, name, metrics, error);
+    let origin = null;
+    if (run.tool_call_id) {
+      box.dataset.toolCallId = run.tool_call_id;
+      // which tool call of which model turn started this tool (click: show that call)
+      origin = btn("lcnb-origin", `call ${run.tool_call_id}`, "Show the model's tool call that started this tool");
+      origin.addEventListener("click", (ev) => {
+        ev.preventDefault();
+        ev.stopPropagation();
+        const owner = nodes.get(callOwner.get(run.tool_call_id));
+        if (!owner || !owner.tools) return;
+        owner.tools.open = true;
+        const call = [...owner.calls.querySelectorAll(".lcnb-call")].find(
+          (el) => el.dataset.callId === run.tool_call_id,
+        );
+        highlightNode(call || owner.tools);
+      });
+      summary.insertBefore(origin, metrics);
+    }
     const io = h("div", "lcnb-io");
     const inputs = h("pre", "lcnb-text lcnb-inputs");
     const outputs = h("pre", "lcnb-text lcnb-outputs");
@@ -349,7 +513,90 @@ function render({ model, el }) {
     box.append(summary, io, children);
     // Only a user's click pins a node open or shut ("toggle" also fires when code opens it).
     summary.addEventListener("click", () => { box.dataset.userToggled = "1"; });
-    return { root: box, status, metrics, error, inputs, outputs, events, children };
+    return { root: box, status, metrics, error, inputs, outputs, events, children, origin };
+  }
+
+  function originLabel(run, n) {
+    if (!n || !n.origin) return;
+    const owner = runs.get(callOwner.get(run.tool_call_id));
+    const call = owner && (owner.tool_calls || []).find((c) => c.id === run.tool_call_id);
+    n.origin.textContent = call ? `← ${call.name} call` : `← call ${run.tool_call_id}`;
+  }
+
+  function drawCalls(run, n) {
+    const list = run.tool_calls || [];
+    const key = JSON.stringify(list);
+    if (n.calls.dataset.key === key) return;
+    n.calls.dataset.key = key;
+    n.calls.replaceChildren(
+      ...list.map((call) => {
+        const b = btn("lcnb-call", "", "Show the tool run this call started");
+        b.dataset.callId = call.id || "";
+        b.append(h("span", "lcnb-call-name", call.name || "?"), h("span", "lcnb-call-args", ` ${clip(call.args || "", 200)}`));
+        return b;
+      }),
+    );
+    for (const other of runs.values()) {
+      if (other.tool_call_id && callOwner.get(other.tool_call_id) === run.id) originLabel(other, nodes.get(other.id));
+    }
+  }
+
+  function updateLLM(run, n) {
+    const pend = pendingText.get(run.id);
+    const full = n.fresh || fullRefresh.has(run.id);
+    if (full) {
+      n.text.textContent = run.text.text;
+      n.reasoningText.textContent = run.text.reasoning;
+      n.toolText.textContent = run.text.tool_args.replace(/^\n/, "");
+    } else if (pend) {
+      // Streaming: append only the new text as text nodes (never parsed as HTML).
+      for (const c of CHANNELS) {
+        if (!pend[c]) continue;
+        const target = c === "text" ? n.text : c === "reasoning" ? n.reasoningText : n.toolText;
+        target.appendChild(document.createTextNode(pend[c]));
+      }
+    }
+    // Markdown: only when the text changed; completed blocks stay, the open tail is redrawn.
+    if (full || (pend && pend.text)) timed(() => n.view.update(run.text.text), run.text.text.length);
+    if (full || (pend && pend.reasoning)) timed(() => n.reasoningView.update(run.text.reasoning), run.text.reasoning.length);
+    n.fresh = false;
+
+    const final = FINAL.has(run.status);
+    const live = !final && !isLost(run);
+    const hasReasoning = Boolean(run.text.reasoning);
+    n.reasoning.style.display = hasReasoning ? "" : "none";
+    if (hasReasoning) {
+      const count = run.usage && run.usage.reasoning ? ` · ${run.usage.reasoning} tokens` : "";
+      const thinking = live && !run.text.text ? " …" : "";
+      n.reasoningLabel.textContent = `reasoning${count}${thinking}`;
+      if (!n.reasoning.dataset.userToggled) n.reasoning.open = !run.text.text;
+    }
+    const hasTools = Boolean(run.text.tool_args) || Boolean(run.tool_calls && run.tool_calls.length);
+    n.tools.style.display = hasTools ? "" : "none";
+    // tool-call arguments stay visible while they stream; the finished panel folds them
+    if (hasTools && !n.tools.dataset.userToggled) n.tools.open = live && Boolean(run.text.tool_args);
+    if (run.tool_calls) {
+      indexCalls(run);
+      drawCalls(run, n);
+    }
+    n.copy.style.display = run.text.text ? "" : "none";
+    // Stop: for a run the kernel can hear (an async cell); disabled, and why, for the rest.
+    n.stop.style.display = live ? "" : "none";
+    if (live) {
+      if (run.stopRequested) {
+        n.stop.disabled = true;
+        n.stop.textContent = "stopping…";
+        n.stop.title = "Asked the kernel to stop this run";
+      } else if (run.stoppable) {
+        n.stop.disabled = false;
+        n.stop.textContent = "stop";
+        n.stop.title = "Stop this run (the text so far stays)";
+      } else {
+        n.stop.disabled = true;
+        n.stop.textContent = "stop";
+        n.stop.title = SYNC_BUSY;
+      }
+    }
   }
 
   function updateNode(run, n) {
@@ -357,27 +604,13 @@ function render({ model, el }) {
     n.metrics.textContent = metricsText(run);
     n.root.classList.toggle("lcnb-failed", run.status === "error");
     if (run.kind === "llm") {
-      const pend = pendingText.get(run.id);
-      if (n.fresh || fullRefresh.has(run.id)) {
-        n.text.textContent = run.text.text;
-        n.reasoningText.textContent = run.text.reasoning;
-        n.toolText.textContent = run.text.tool_args.replace(/^\n/, "");
-      } else if (pend) {
-        // Streaming: append only the new text as text nodes (never parsed as HTML).
-        for (const c of CHANNELS) {
-          if (!pend[c]) continue;
-          const target = c === "text" ? n.text : c === "reasoning" ? n.reasoningText : n.toolText;
-          target.appendChild(document.createTextNode(pend[c]));
-        }
-      }
-      n.fresh = false;
-      n.reasoning.style.display = run.text.reasoning ? "" : "none";
-      n.tools.style.display = run.text.tool_args ? "" : "none";
+      updateLLM(run, n);
     } else {
       showClipped(n.inputs, run.inputs ? `in: ${run.inputs}` : "");
       showClipped(n.outputs, run.outputs ? `out: ${run.outputs}` : "");
       n.events.textContent = (run.events || []).join("\n");
       if (FOLDED.has(run.status) && !n.root.dataset.userToggled) n.root.open = false;
+      originLabel(run, n);
     }
     n.error.textContent = run.error ? run.error : run.status === "interrupted" ? "interrupted" : "";
     n.error.classList.toggle("lcnb-reason", WAITING.has(run.status));

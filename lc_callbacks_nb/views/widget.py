@@ -12,19 +12,32 @@ of a thousand short runs costs a few syncs, not a thousand), and at once when th
 with no run live (``finish``); a sync that is due later is asked of the scheduler
 (``wants_flush_at``). Running runs' text is refreshed into ``runs`` every ``fresh_interval``
 seconds for views that open mid-stream.
+
+The renderer (``static/board.bundle.js``: Markdown, sanitizer, highlighter, board) crosses the
+wire once per kernel session, not once per cell: every board's ``_esm`` is a tiny loader
+(``js/loader.js``) that reads the bundle from ONE :class:`BoardLibrary` model per kernel (its
+``code`` trait, zlib-compressed; ``lib`` on the board holds that model's id) and imports it once
+per page. A notebook saved with widget state holds the library once.
+
+From the front-end: a :class:`~.protocol.StopRequest` (the panel's Stop button) is passed to
+``on_stop(run_id)`` when the run is one of this board's; anything else is ignored.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import pathlib
+import re
+import threading
 import time
 import zlib
 from collections.abc import Callable
 from typing import Any
 
 import anywidget
+import ipywidgets
 import traitlets as t
 
 from ..live.runs import FINAL_STATUSES, LLM, Changes
@@ -33,13 +46,50 @@ from .protocol import Tick
 from .twin import render_bundle
 
 _HERE = pathlib.Path(__file__).parent
+BUNDLE = _HERE / "static" / "board.bundle.js"
+LOADER = _HERE / "js" / "loader.js"
+_SOURCES_HASH = re.compile(rb"sources-sha256=([0-9a-f]{64})")
+
+
+class BoardLibrary(ipywidgets.Widget):
+    """The board renderer, shared by every board of a kernel session (a model without a view).
+
+    A plain ``@jupyter-widgets/base`` WidgetModel: every Jupyter widget manager can create it,
+    restore it from a saved notebook, and hand it to a board's loader by id."""
+
+    code = t.Bytes(b"").tag(sync=True)  # zlib(static/board.bundle.js)
+    hash = t.Unicode("").tag(sync=True)  # the loader's cache key (one import per page per hash)
+    lcnb_library = t.Unicode("board").tag(sync=True)  # marks this model in traffic and state
+
+
+_library: BoardLibrary | None = None
+_library_lock = threading.Lock()
+
+
+def bundle_payload() -> tuple[bytes, str]:
+    """The bundle, compressed as it crosses the wire, and its cache key."""
+    raw = BUNDLE.read_bytes()
+    found = _SOURCES_HASH.search(raw[:300])
+    key = hashlib.sha256(raw).hexdigest()[:16] if found is None else found.group(1).decode()[:16]
+    return zlib.compress(raw, 9), key
+
+
+def board_library() -> BoardLibrary:
+    """This kernel session's library model, created (and sent) on first use."""
+    global _library
+    with _library_lock:
+        lib = _library
+        if lib is None or getattr(lib, "comm", None) is None:  # none yet, or closed
+            code, key = bundle_payload()
+            lib = _library = BoardLibrary(code=code, hash=key)
+        return lib
 
 
 class RunBoardWidget(anywidget.AnyWidget):
-    """The front-end of one cell's runs. Model text is rendered with textContent only."""
+    """The front-end of one cell's runs (see the module docstring for the renderer)."""
 
-    _esm = _HERE / "board.js"
-    _css = _HERE / "board.css"
+    _esm = LOADER
+    lib = t.Unicode("").tag(sync=True)  # model id of the BoardLibrary
     runs = t.List(t.Dict()).tag(sync=True)
     max_panels = t.Int(8).tag(sync=True)
     dropped = t.Int(0).tag(sync=True)  # finished runs evicted to bound memory
@@ -47,6 +97,11 @@ class RunBoardWidget(anywidget.AnyWidget):
 
     # Where a failure while building the static twin is recorded (the handler's internal_error).
     on_twin_error: Callable[[BaseException], None] | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        if "lib" not in kwargs:
+            kwargs["lib"] = board_library().model_id
+        super().__init__(**kwargs)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
         # The live panel for a Jupyter front-end with the widget manager (it ranks the widget
@@ -85,6 +140,7 @@ class WidgetView(BoardView):
         clock: Callable[[], float] = time.monotonic,
         current_text: Callable[[str], dict[str, str] | None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
+        on_stop: Callable[[str], None] | None = None,
         **options: Any,
     ):
         super().__init__(**options)
@@ -102,6 +158,7 @@ class WidgetView(BoardView):
         self._archive_dirty = False
         self._twin_stale = False
         self.on_error = on_error
+        self.on_stop = on_stop
         self.widget: RunBoardWidget | None = None
         self._display: Any = None  # the output's DisplayHandle: the twin is updated through it
 
@@ -110,7 +167,22 @@ class WidgetView(BoardView):
 
         self.widget = RunBoardWidget(max_panels=self.max_panels)
         self.widget.on_twin_error = self.on_error
+        self.widget.on_msg(self._on_front_msg)
         self._display = display(self.widget, display_id=True)
+
+    def _on_front_msg(self, _widget: Any, content: Any, _buffers: Any = None) -> None:
+        """A custom message from the front-end: only a well-formed StopRequest for a run of
+        this board reaches ``on_stop``; anything else is ignored."""
+        if self.on_stop is None or not isinstance(content, dict):
+            return
+        run_id = content.get("run")
+        if content.get("k") != "stop" or not isinstance(run_id, str) or run_id not in self._rows:
+            return
+        try:
+            self.on_stop(run_id)
+        except Exception as exc:  # a failure in the stop path never breaks the kernel
+            if self.on_error is not None:
+                self.on_error(exc)
 
     def render(self, changes: Changes, *, live_runs: int) -> None:
         widget = self.widget
