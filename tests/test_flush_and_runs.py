@@ -261,3 +261,18 @@ def test_text_view_labels_every_line_once_runs_interleave():
         "[2:M] four",
         "[1:M]  more",
     ]
+
+
+def test_a_responses_api_stream_end_is_recognised():
+    """The Responses API's last chunk has no finish_reason, only chunk_position='last'."""
+    from langchain_core.messages import AIMessageChunk
+    from langchain_core.outputs import ChatGenerationChunk
+
+    from lc_callbacks_nb.langchain.payloads import is_finish_chunk
+
+    last = ChatGenerationChunk(
+        message=AIMessageChunk(content=[], chunk_position="last",
+                               response_metadata={"status": "completed"})
+    )
+    middle = ChatGenerationChunk(message=AIMessageChunk(content=[{"type": "text", "text": "x"}]))
+    assert is_finish_chunk(last) and not is_finish_chunk(middle)

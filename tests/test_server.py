@@ -332,6 +332,27 @@ def test_slow_first_token(server):
     assert rest[:-1] == JOKE_TOKENS
 
 
+def test_chat_completions_never_send_reasoning_text_but_count_it(server):
+    server.script = {"think": Reply("Done.", reasoning="Let me think about it.")}
+    chunks = list(
+        client(server).chat.completions.create(
+            model="m",
+            messages=[{"role": "user", "content": "think"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    deltas = [c.choices[0].delta for c in chunks if c.choices]
+    assert "".join(d.content or "" for d in deltas) == "Done."
+    assert all("reasoning" not in (d.model_extra or {}) for d in deltas)  # no non-standard field
+    usage = chunks[-1].usage
+    assert usage.completion_tokens_details.reasoning_tokens == len(
+        tokenize("Let me think about it.")
+    )
+    assert usage.completion_tokens == 6 + len(tokenize("Done."))
+    assert usage.prompt_tokens_details.cached_tokens == 0
+
+
 def test_inject_fault_rejects_bad_arguments(server):
     with pytest.raises(ValueError, match="unknown fault kind 'timeout'"):
         server.inject_fault("timeout")  # type: ignore[arg-type]
@@ -454,6 +475,7 @@ def test_cli_serves_until_terminated():
         c = openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0)
         res = c.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
         assert res.choices[0].message.content == "hi"
+        assert c.responses.create(model="m", input="hello").output_text == "hello"
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)

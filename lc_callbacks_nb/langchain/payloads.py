@@ -69,11 +69,15 @@ def final_text(response: Any) -> str | None:
 
 
 def is_finish_chunk(chunk: Any) -> bool:
-    """The chunk that closes a model's stream (it carries a finish reason)."""
+    """The chunk that closes a model's stream: it carries a finish reason (Chat Completions),
+    or is marked the last one (LangChain's ``chunk_position``; the Responses API has no finish
+    reason, its last chunk carries the response's final status)."""
     message = getattr(chunk, "message", None)
     meta = getattr(message, "response_metadata", None) or {}
     info = getattr(chunk, "generation_info", None) or {}
-    return bool(meta.get("finish_reason") or info.get("finish_reason"))
+    if meta.get("finish_reason") or info.get("finish_reason"):
+        return True
+    return getattr(message, "chunk_position", None) == "last"
 
 
 def tool_call_infos(response: Any) -> list[dict[str, str]]:

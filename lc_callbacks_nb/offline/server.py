@@ -1050,7 +1050,8 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(
         prog="python -m lc_callbacks_nb.offline.server",
-        description="Serve an OpenAI-compatible chat API on localhost until Ctrl-C.",
+        description="Serve an OpenAI-compatible chat API (/v1/chat/completions, /v1/responses) "
+        "on localhost until Ctrl-C.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
@@ -1059,6 +1060,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--echo", action="store_true", help="reply with the last user message")
     parser.add_argument("--reply", default=DEFAULT_REPLY, help="the reply when not echoing")
     parser.add_argument("--model", default="gpt-4o-mini-local", help="listed by /v1/models")
+    parser.add_argument(
+        "--cached-tokens", type=int, default=0, metavar="N", help="prompt tokens reported cached"
+    )
     args = parser.parse_args(argv)
 
     server = LocalChatServer(
@@ -1069,6 +1073,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         echo=args.echo,
         default_reply=args.reply,
         model_name=args.model,
+        cached_tokens=max(args.cached_tokens, 0),
     )
     try:
         server.start()

@@ -236,7 +236,13 @@ def _usage(value: Any) -> str:
     out = _int(value.get("output_tokens", value.get("completion_tokens")))
     if inp is None and out is None:
         return ""
-    return f"usage: {'?' if inp is None else inp} prompt + {'?' if out is None else out} completion"
+    text = f"usage: {'?' if inp is None else inp} prompt + {'?' if out is None else out} completion"
+    cached, reasoning = _int(value.get("cache_read")), _int(value.get("reasoning"))
+    if cached:
+        text += f" ({cached} prompt cached)"
+    if reasoning:
+        text += f" ({reasoning} reasoning)"
+    return text
 
 
 def _first_words(text: str, n: int = PROMPT_WORDS) -> str:
