@@ -107,19 +107,17 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
         return self._mode_cache
 
     def _new_board(self, key: str) -> Board:
-        board: Board
+        board = Board(
+            key, None, interval=1.0 / self.fps, clock=self.clock, on_error=self.internal_error
+        )
         options: dict[str, Any] = {"max_panels": self.max_panels}
         if self._resolved_mode() == "widget":
-            options.update(max_rows=self.max_rows, clock=self.clock, on_error=self.internal_error)
-        board = Board(
-            key,
-            None,
-            interval=1.0 / self.fps,
-            clock=self.clock,
-            on_error=self.internal_error,
-        )
-        if "max_rows" in options:
-            options["current_text"] = board.runs.current_text
+            options.update(
+                max_rows=self.max_rows,
+                clock=self.clock,
+                on_error=self.internal_error,
+                current_text=board.runs.current_text,
+            )
         board.view = make_view(self._resolved_mode(), **options)
         return board
 
@@ -132,6 +130,13 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
     def run_started(self, run_id: UUID, start: Start) -> bool:
         if not CLAIMS.claim(run_id, start.parent_id, self):
             return False
+        try:
+            return self._show(run_id, start)
+        except BaseException:
+            CLAIMS.release(run_id, self)  # a run we could not show is nobody's
+            raise
+
+    def _show(self, run_id: UUID, start: Start) -> bool:
         parent = self._runs.get(start.parent_id) if start.parent_id is not None else None
         if parent is not None:  # children join their parent's board, whichever thread they're on
             board, created = parent[0], False
