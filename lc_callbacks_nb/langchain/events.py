@@ -7,9 +7,11 @@ runs are framework plumbing (hidden), which cell a run belongs to (its parent's,
 ``cells.current()``), and how a run ends:
 
 * ``on_*_end`` -> done (a tool whose ``ToolMessage`` has ``status="error"`` -> error);
-* ``on_*_error`` -> error, except: LangGraph's control flow (an ``interrupt()``, a
-  ``Command(graph=PARENT)``) -> paused / handed_off (``control_flow.classify``); an interrupt or
-  a cancellation -> interrupted; ``GeneratorExit`` (a stream closed before its end) -> interrupted;
+* ``on_*_error`` -> error, except: :class:`RunStopped` (the panel's Stop) -> stopped; LangGraph's
+  control flow (an ``interrupt()``, a ``Command(graph=PARENT)``) -> paused / handed_off
+  (``control_flow.classify``), and a parent whose child paused and which then ended normally
+  (the graph that returned ``__interrupt__``) -> paused too; an interrupt or a cancellation ->
+  interrupted; ``GeneratorExit`` (a stream closed before its end) -> interrupted;
 * no event at all: the task that started the run was *cancelled* or interrupted (cancelling an
   ``agenerate`` mid-stream fires neither end nor error) -> interrupted; the cell was interrupted
   while the run was live -> interrupted. A task that simply finished does not end its runs: a
