@@ -3,6 +3,9 @@
 This mirrors board.js: a view starts from the synced ``runs`` state, appends the text
 deltas of custom ``tick`` messages, and lets a final state row overrule its own text.
 Tests assert on the result, so what they check is what a browser would draw.
+
+The renderer itself is not in a board's traffic: each board names the kernel session's one
+library model (``lib``), opened once before the first board; :func:`library_opens` measures it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-FINAL = {"done", "error", "interrupted"}
+FINAL = {"done", "error", "interrupted", "paused", "handed_off", "stopped"}
 CHANNELS = ("text", "reasoning", "tool_args")
 
 
@@ -41,7 +44,8 @@ class ReplayedBoard:
     bytes: int = 0  # JSON bytes of those messages' data
     ticks: int = 0
     state_updates: int = 0
-    open_bytes: int = 0
+    open_bytes: int = 0  # the comm_open: the loader (_esm) and the initial state
+    lib: str = ""  # model id of the renderer library this board loads its code from
     archive: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def saved_texts(self) -> list[str]:
@@ -114,7 +118,8 @@ def replay(messages: list[dict[str, Any]]) -> list[ReplayedBoard]:
                 board = ReplayedBoard(
                     content["comm_id"], msg["parent_header"].get("msg_id", ""), {}
                 )
-                board.open_bytes = len(json.dumps(content["data"]))
+                board.open_bytes = len(json.dumps(content["data"])) + _buffer_bytes(msg)
+                board.lib = state.get("lib", "")
                 board.apply_state(state)
                 boards[content["comm_id"]] = board
         elif kind == "comm_msg" and content["comm_id"] in boards:
@@ -130,6 +135,31 @@ def replay(messages: list[dict[str, Any]]) -> list[ReplayedBoard]:
                 board.ticks += 1
                 board.apply_tick(data.get("content", {}))
     return list(boards.values())
+
+
+@dataclass
+class LibraryOpen:
+    comm_id: str
+    hash: str
+    bytes: int  # JSON bytes of the comm_open plus its binary buffers (the compressed bundle)
+
+
+def library_opens(messages: list[dict[str, Any]]) -> list[LibraryOpen]:
+    """The renderer library models opened in these IOPub messages (one per kernel session)."""
+    found = []
+    for msg in messages:
+        if msg["msg_type"] != "comm_open":
+            continue
+        content = msg["content"]
+        state = content.get("data", {}).get("state", {})
+        if state.get("lcnb_library"):
+            size = len(json.dumps(content["data"])) + _buffer_bytes(msg)
+            found.append(LibraryOpen(content["comm_id"], state.get("hash", ""), size))
+    return found
+
+
+def _buffer_bytes(msg: dict[str, Any]) -> int:
+    return sum(len(b) for b in msg.get("buffers") or [])
 
 
 def _with_buffers(data: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:

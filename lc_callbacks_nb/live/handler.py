@@ -117,6 +117,7 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
                 clock=self.clock,
                 on_error=self.internal_error,
                 current_text=board.runs.current_text,
+                on_stop=self.request_stop,  # the panel's Stop button
             )
         board.view = make_view(self._resolved_mode(), **options)
         return board

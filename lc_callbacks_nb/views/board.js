@@ -217,7 +217,7 @@ function watchKernel(model, end) {
   };
 }
 
-function render({ model, el }) {
+function render({ model, el, early }) {
   const runs = new Map(); // id -> run
   const nodes = new Map(); // id -> {root, ...element refs}
   const root = h("div", "lcnb-board");
@@ -226,6 +226,7 @@ function render({ model, el }) {
   const dirtyRuns = new Set();
   const pendingText = new Map(); // id -> {channel: appended text not yet in the DOM}
   const fullRefresh = new Set(); // ids whose text must be redrawn whole (state load, reset)
+  const again = new Set(); // ids whose Markdown layout continues on the next frame
   let nodesMode = ""; // what `nodes` holds: "tree" elements or "table" rows
   let timer = null;
   let frame = 0; // the pending requestAnimationFrame, if any
@@ -332,6 +333,23 @@ function render({ model, el }) {
       dirtyRuns.add(id);
     }
     schedule();
+  }
+
+  // Ticks that arrived while the loader fetched this renderer. The state just loaded is the
+  // newest: a tick older than a state change is already in a row that carries text.
+  function replayEarly(early) {
+    let lastState = -1;
+    early.forEach((item, i) => { if (item[0] === "state") lastState = i; });
+    const refreshed = new Set((model.get("runs") || []).filter((r) => r.text).map((r) => r.id));
+    early.forEach(([msg], i) => {
+      if (msg === "state" || !msg || msg.k !== "tick") return;
+      if (i > lastState) return onTick(msg);
+      const updates = {};
+      for (const [id, upd] of Object.entries(msg.updates || {})) {
+        updates[id] = refreshed.has(id) ? { ...upd, delta: {}, reset: false } : upd;
+      }
+      onTick({ ...msg, updates });
+    });
   }
 
   function schedule() {
@@ -557,8 +575,11 @@ function render({ model, el }) {
       }
     }
     // Markdown: only when the text changed; completed blocks stay, the open tail is redrawn.
-    if (full || (pend && pend.text)) timed(() => n.view.update(run.text.text), run.text.text.length);
-    if (full || (pend && pend.reasoning)) timed(() => n.reasoningView.update(run.text.reasoning), run.text.reasoning.length);
+    if (full || (pend && pend.text) || n.view.pending)
+      timed(() => n.view.update(run.text.text), run.text.text.length);
+    if (full || (pend && pend.reasoning) || n.reasoningView.pending)
+      timed(() => n.reasoningView.update(run.text.reasoning), run.text.reasoning.length);
+    if (n.view.pending || n.reasoningView.pending) again.add(run.id); // more layout next frame
     n.fresh = false;
 
     const final = FINAL.has(run.status);
@@ -718,6 +739,11 @@ function render({ model, el }) {
     structureDirty = false;
     dirtyRuns.clear();
     fullRefresh.clear();
+    if (again.size) {
+      for (const id of again) dirtyRuns.add(id);
+      again.clear();
+      schedule();
+    }
     // Tick elapsed time locally while anything runs; stop as soon as nothing does.
     const running = [...runs.values()].some(ticking);
     if (running && !timer) {
@@ -738,6 +764,7 @@ function render({ model, el }) {
   model.on("change:dropped", onDropped);
   const unwatchKernel = watchKernel(model, end);
   loadState();
+  replayEarly(early || []);
   loadArchive();
   return () => {
     disposed = true;

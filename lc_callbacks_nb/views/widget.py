@@ -37,7 +37,6 @@ from collections.abc import Callable
 from typing import Any
 
 import anywidget
-import ipywidgets
 import traitlets as t
 
 from ..live.runs import FINAL_STATUSES, LLM, Changes
@@ -51,11 +50,21 @@ LOADER = _HERE / "js" / "loader.js"
 _SOURCES_HASH = re.compile(rb"sources-sha256=([0-9a-f]{64})")
 
 
-class BoardLibrary(ipywidgets.Widget):
-    """The board renderer, shared by every board of a kernel session (a model without a view).
+def _loader_source() -> str:
+    """js/loader.js without its comment lines: it is sent (and saved) once per board."""
+    lines = LOADER.read_text().splitlines()
+    return "\n".join(ln for ln in lines if not ln.lstrip().startswith("//")) + "\n"
 
-    A plain ``@jupyter-widgets/base`` WidgetModel: every Jupyter widget manager can create it,
-    restore it from a saved notebook, and hand it to a board's loader by id."""
+
+class BoardLibrary(anywidget.AnyWidget):
+    """The board renderer, shared by every board of a kernel session (a model never displayed).
+
+    An anywidget model (its own ``_esm`` is empty) rather than a bare ``@jupyter-widgets/base``
+    WidgetModel: that one's default serializer deep-copies state through JSON when a notebook is
+    saved, which turns the binary ``code`` into ``{}``; anywidget's model keeps binary traits as
+    buffers, in traffic and in saved widget state."""
+
+    _esm = "export default {};\n"
 
     code = t.Bytes(b"").tag(sync=True)  # zlib(static/board.bundle.js)
     hash = t.Unicode("").tag(sync=True)  # the loader's cache key (one import per page per hash)
@@ -88,7 +97,7 @@ def board_library() -> BoardLibrary:
 class RunBoardWidget(anywidget.AnyWidget):
     """The front-end of one cell's runs (see the module docstring for the renderer)."""
 
-    _esm = LOADER
+    _esm = _loader_source()
     lib = t.Unicode("").tag(sync=True)  # model id of the BoardLibrary
     runs = t.List(t.Dict()).tag(sync=True)
     max_panels = t.Int(8).tag(sync=True)

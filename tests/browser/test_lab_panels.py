@@ -232,8 +232,14 @@ def test_hostile_tokens_are_literal_text(page: LabPage, lab, chat_server):
     assert texts == [HOSTILE, *PAYLOADS]
     assert page.statuses(1) == ["done"] * (1 + len(PAYLOADS))
     board = page.cell(1).locator(".lcnb-board")
-    for tag in ("img", "script", "a", "iframe", "object", "embed", "svg"):
+    for tag in ("img", "script", "iframe", "object", "embed", "svg", "style"):
         assert board.locator(tag).count() == 0, f"a <{tag}> element inside the board"
+    # Markdown links survive only as safe http(s)/mailto links that open in a new tab
+    for link in board.locator("a").all():
+        href = link.get_attribute("href") or ""
+        assert href.startswith(("http://", "https://", "mailto:")), href
+        assert link.get_attribute("target") == "_blank"
+        assert link.get_attribute("rel") == "noopener noreferrer"
     full = board.evaluate("b => b.textContent")
     for p in PAYLOADS:
         assert p in full
