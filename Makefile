@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean notebooks
+.PHONY: demo test test-fast lint bench clean notebooks js labextension
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,22 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+# Rebuild the board renderer (lc_callbacks_nb/views/static/board.bundle.js) from its pinned npm
+# sources: needs node + npm; nothing else does (the bundle is committed; tests/test_bundle.py
+# fails when it disagrees with its sources).
+js:
+	cd lc_callbacks_nb/views/js && npm ci --no-audit --no-fund && node build.mjs
+
+# Rebuild the JupyterLab / Notebook 7 extension (lc_callbacks_nb/labextension/, committed and
+# shipped in the wheel as share/jupyter/labextensions/lc-callbacks-nb) from labextension/: needs
+# node + npm; nothing else does (tests/test_labextension.py fails when the build disagrees with
+# its sources). The last step refreshes the venv's installed copy (an editable install copies it).
+labextension: $(STAMP)
+	cd labextension && npm ci --no-audit --no-fund --ignore-scripts && \
+		PATH="$(abspath $(VENV))/bin:$$PATH" jupyter labextension build .
+	$(PY) labextension/stamp.py
+	$(PY) -m pip install -q --no-deps -e .
 
 clean:
 	rm -rf $(VENV) .pytest_cache
