@@ -520,12 +520,14 @@ function render({ model, el, early }) {
         );
         highlightNode(call || owner.tools);
       });
-      summary.insertBefore(origin, metrics);
     }
     const io = h("div", "lcnb-io");
     const inputs = h("pre", "lcnb-text lcnb-inputs");
     const outputs = h("pre", "lcnb-text lcnb-outputs");
     const events = h("div", "lcnb-events");
+    // The link back to the call lives in the body, not the summary: a click on the summary
+    // must always fold or unfold the node.
+    if (origin) io.append(origin);
     io.append(inputs, outputs, events);
     const children = h("div", "lcnb-children");
     box.append(summary, io, children);
