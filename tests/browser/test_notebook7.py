@@ -16,7 +16,8 @@ pytestmark = pytest.mark.browser
 
 REPLY = (
     "Notebook 7 gets the same board as JupyterLab: the panel fills token by token while the "
-    "cell is still running, and ends with the whole reply and a done badge."
+    "cell is still running, and ends with the whole reply and a **done** badge, rendered as "
+    "`Markdown` there too."
 )
 
 
@@ -76,6 +77,10 @@ def test_notebook7_board_streams_then_done(nb7_page: NotebookPage, notebook7, ch
     assert page.cell(1).locator(".lcnb-board").count() == 1, "one board per cell"
     assert page.panel_texts(1) == [REPLY]
     assert page.statuses(1) == ["done"]
+    # the basics of the Markdown rendering work in Notebook 7 too
+    md = page.cell(1).locator(".lcnb-md")
+    assert md.locator("strong", has_text="done").count() == 1
+    assert md.locator("code", has_text="Markdown").count() == 1
     # LangChain returned the same text (the cell's own result)
     assert page.cell(1).locator(".jp-OutputArea-output").last.inner_text().strip() == "True"
     assert len(chat_server.requests) == 1
