@@ -11,7 +11,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_live_panels.py", "bench_loop_traffic.py", "bench_sync_handlers.py"]
+SCRIPTS = [
+    "bench_live_panels.py",
+    "bench_loop_traffic.py",
+    "bench_sync_handlers.py",
+    "bench_saved_size.py",
+    "bench_frontend.py",
+]
 
 
 def main() -> int:
