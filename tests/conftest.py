@@ -1,4 +1,13 @@
-"""Shared fixtures: a real kernel per test module, an embedded echo server per test module."""
+"""Shared fixtures: one embedded server and one kernel per test module.
+
+A module configures them with module-level names instead of redefining the fixtures:
+
+* ``SERVER_OPTIONS``: keyword arguments of ``LocalChatServer`` (default: ``{"echo": True}``, each
+  reply repeats its prompt, so concurrent runs are told apart by content);
+* ``SETUP``: code run in the kernel once it is up, after ``BASE_URL`` (the server's URL) is
+  defined; a ``{base_url}`` field in it is filled in with ``str.format``;
+* ``AFTER_SETUP``: further cells to run, in order (e.g. ``"%load_ext lc_callbacks_nb"``).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +18,26 @@ from lc_callbacks_nb.server import LocalChatServer
 
 
 @pytest.fixture(scope="module")
-def kernel():
+def server(request):
+    options = getattr(request.module, "SERVER_OPTIONS", {"echo": True})
+    with LocalChatServer(**options) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def k(request, server):
+    setup = getattr(request.module, "SETUP", "")
     with KernelSession() as session:
+        session.run(f"BASE_URL = {server.base_url!r}")
+        if setup:
+            session.run(setup.format(base_url=server.base_url) if "{base_url" in setup else setup)
+        for code in getattr(request.module, "AFTER_SETUP", ()):
+            session.run(code)
         yield session
 
 
 @pytest.fixture(scope="module")
-def echo_server():
-    """Replies with the prompt's own text, so concurrent runs are told apart by content."""
-    with LocalChatServer(echo=True) as srv:
-        yield srv
+def kernel():
+    """A bare kernel, no setup."""
+    with KernelSession() as session:
+        yield session

@@ -17,7 +17,7 @@ import pytest
 from board_replay import ReplayedBoard, replay
 from harness import CellResult, KernelSession
 
-from lc_callbacks_nb.server import LocalChatServer, Reply, ToolCall
+from lc_callbacks_nb.server import Reply, ToolCall
 
 WEATHER_Q = "What's the weather and time in Paris?"
 CLOCK_Q = "What time is it in Atlantis?"
@@ -48,6 +48,7 @@ SCRIPT = {
     TAGS_Q: TAGS_A,
 }
 
+SERVER_OPTIONS = {"script": SCRIPT}  # conftest's server
 SETUP = r'''
 import asyncio, json
 from langchain_core.callbacks import BaseCallbackHandler
@@ -192,19 +193,6 @@ def last_content(state):
 def tool_messages(state):
     return [(m.name, m.content, m.status) for m in state["messages"] if isinstance(m, ToolMessage)]
 '''
-
-
-@pytest.fixture(scope="module")
-def server():
-    with LocalChatServer(script=SCRIPT, token_delay=0.0) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def k(server):
-    with KernelSession() as session:
-        session.run(f"BASE_URL = {server.base_url!r}\n" + SETUP)
-        yield session
 
 
 def traced_cell(k: KernelSession, code: str) -> tuple[CellResult, dict, ReplayedBoard]:

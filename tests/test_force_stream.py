@@ -98,6 +98,7 @@ def test_disable_streaming_wins_over_force_stream(model):
 
 
 # -- in a real kernel --------------------------------------------------------------------
+SERVER_OPTIONS = {"script": SCRIPT, "token_delay": 0.01}  # conftest's server
 SETUP = """
 import json
 from langchain_openai import ChatOpenAI
@@ -117,19 +118,6 @@ def get_weather(city: str) -> str:
 def agent():
     return create_agent(chat(), tools=[get_weather])
 """
-
-
-@pytest.fixture(scope="module")
-def server():
-    with LocalChatServer(script=SCRIPT, token_delay=0.01) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def k(server):
-    with KernelSession() as session:
-        session.run(SETUP.format(base_url=server.base_url))
-        yield session
 
 
 def one_board(k: KernelSession, code: str) -> tuple[str, ReplayedBoard]:

@@ -30,20 +30,6 @@ live = LiveStreamHandler()
 """
 
 
-@pytest.fixture(scope="module")
-def server():
-    # echo: each prompt's reply is its own text, so concurrent runs are told apart by content
-    with LocalChatServer(echo=True, token_delay=0.0) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def k(server):
-    with KernelSession() as session:
-        session.run(SETUP.format(base_url=server.base_url))
-        yield session
-
-
 def run_cell(k: KernelSession, code: str, allow_error: bool = False):
     start = len(k.iopub)
     result = k.run(code, allow_error=allow_error)

@@ -17,7 +17,8 @@ from board_replay import replay
 from harness import KernelSession
 
 from lc_callbacks_nb.notebook.cell_transform import NAME, ScopeWrapper, rewrite_lines
-from lc_callbacks_nb.server import LocalChatServer
+
+AFTER_SETUP = ["%load_ext lc_callbacks_nb"]  # conftest's kernel
 
 SETUP = """
 import asyncio, json, threading
@@ -29,20 +30,6 @@ m = ChatOpenAI(base_url={base_url!r}, api_key="sk-test", model="gpt-4o-mini",
 def probe():
     return [kind for kind, _ in hooks.active_handlers()]
 """
-
-
-@pytest.fixture(scope="module")
-def server():
-    with LocalChatServer(echo=True) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def k(server):
-    with KernelSession() as session:
-        session.run(SETUP.format(base_url=server.base_url))
-        session.run("%load_ext lc_callbacks_nb")
-        yield session
 
 
 @pytest.fixture(autouse=True)

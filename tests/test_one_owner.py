@@ -31,13 +31,6 @@ def chat(handler=None, **kw):
 """
 
 
-@pytest.fixture(scope="module")
-def k(echo_server: LocalChatServer):
-    with KernelSession() as session:
-        session.run(SETUP.format(base_url=echo_server.base_url))
-        yield session
-
-
 def cell(k: KernelSession, code: str, allow_error: bool = False):
     start = len(k.iopub)
     result = k.run(code, allow_error=allow_error)
@@ -131,11 +124,10 @@ def test_a_loop_of_short_runs_stays_within_the_fps_budget(k):
     assert board.state_updates <= seconds / 1.0 + 3
 
 
-def test_cancelled_run_reads_interrupted_in_the_panel_and_in_lc_runs(echo_server):
-    slow_setup = SETUP.format(base_url="{base}")
+def test_cancelled_run_reads_interrupted_in_the_panel_and_in_lc_runs():
     with LocalChatServer(echo=True, token_delay=0.05) as slow, KernelSession() as k2:
         k2.run("%load_ext lc_callbacks_nb\n%lc_stream off")
-        k2.run(slow_setup.replace("{base}", slow.base_url))
+        k2.run(SETUP.format(base_url=slow.base_url))
         start = len(k2.iopub)
         k2.run(
             "t = asyncio.ensure_future(chat().ainvoke(' '.join(['word'] * 100)))\n"
