@@ -31,6 +31,7 @@ import ast
 import linecache
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 NAME = "_lcnb_cell_"
@@ -154,9 +155,21 @@ class _Cell:
         return self.value
 
 
+# The loaded extension's "parse these options, give me a scope" (set by install, cleared by
+# uninstall): injected, so this module never imports the extension that imports it.
+_open_scope: Callable[[str], Any] | None = None
+
+
+def set_scope_opener(open_scope: Callable[[str], Any] | None) -> None:
+    global _open_scope
+    _open_scope = open_scope
+
+
 def open_cell(args: str) -> _Cell:
     """Called by the rewritten cell's first line. Bad options raise UsageError; nothing set yet."""
-    from .extension import current
+    if _open_scope is None:
+        from IPython.core.error import UsageError
 
-    scope = current().magics.open_scope(args)  # UsageError on bad options; nothing set yet
+        raise UsageError("lc_callbacks_nb is not loaded: run %load_ext lc_callbacks_nb")
+    scope = _open_scope(args)  # UsageError on bad options; nothing set yet
     return _Cell(scope, sys._getframe(1).f_globals)

@@ -18,7 +18,8 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from ..live.options import HANDLER_OPTIONS, OPTIONS, OptionError, format_options
-from . import hooks
+from . import cell_transform, hooks
+from .cell_transform import ScopeWrapper, rewrite_lines
 from .config import LCCallbacksNB, drop_refused
 from .history import RunRecorder
 
@@ -134,7 +135,6 @@ class Controller:
 
     # -- install / uninstall ------------------------------------------------------------
     def install(self) -> None:
-        from .cell_transform import ScopeWrapper, rewrite_lines
         from .magics import LCMagics
 
         shell = self.shell
@@ -148,6 +148,7 @@ class Controller:
         shell.input_transformers_cleanup.append(rewrite_lines)
         self.ast_transform = ScopeWrapper()
         shell.ast_transformers.append(self.ast_transform)
+        cell_transform.set_scope_opener(self.magics.open_scope)
         hooks.set_recorder(self.recorder)
         hooks.SCOPED.enabled = True
         from . import cells
@@ -169,6 +170,7 @@ class Controller:
             shell.ast_transformers.remove(self.ast_transform)
         if self.text_transform in shell.input_transformers_cleanup:
             shell.input_transformers_cleanup.remove(self.text_transform)
+        cell_transform.set_scope_opener(None)
         if self._pre_run_cell in shell.events.callbacks.get("pre_run_cell", []):
             shell.events.unregister("pre_run_cell", self._pre_run_cell)
         shell.configurables[:] = [
