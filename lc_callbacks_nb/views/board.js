@@ -602,6 +602,9 @@ function render({ model, el, early }) {
       indexCalls(run);
       drawCalls(run, n);
     }
+    // Once the turn's final calls are known they replace the streamed argument text (the same
+    // calls, now each a link to the tool run it started): shown once, not twice.
+    n.toolText.style.display = run.tool_calls && run.tool_calls.length ? "none" : "";
     n.copy.style.display = run.text.text ? "" : "none";
     // Stop: for a run the kernel can hear (an async cell); disabled, and why, for the rest.
     n.stop.style.display = live ? "" : "none";

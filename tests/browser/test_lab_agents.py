@@ -224,12 +224,15 @@ def test_agent_tree_two_parallel_tools_then_answer(page: LabPage, lab, chat_serv
     assert calls.is_visible()
     assert calls.locator(":scope > summary").inner_text().strip() == "tool calls"
     calls.locator(":scope > summary").click()
-    args = calls.locator(":scope > pre.lcnb-text")
-    args.wait_for(state="visible")
-    assert args.inner_text().strip().splitlines() == [
+    links = calls.locator(".lcnb-call")
+    links.first.wait_for(state="visible")
+    # the finished turn's calls, each once: a link to the tool run it started (the streamed
+    # argument text they came from is not shown a second time)
+    assert [t.strip() for t in links.all_inner_texts()] == [
         'get_weather {"city": "Paris"}',
         'get_time {"city": "Paris"}',
     ]
+    assert calls.locator(":scope > pre.lcnb-text").is_hidden()
     # the tool nodes' inputs and outputs are there for the user to read, once unfolded
     for r in tool_rows.values():
         reveal(page, 2, rows, r["id"])
