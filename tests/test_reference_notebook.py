@@ -103,6 +103,8 @@ def test_demo_runs_the_reference_notebook_offline():
     assert "No OPENAI_API_KEY: using the embedded LocalChatServer." in lines
     _check_reference_output(lines)
     assert any(line.startswith("Out[") and "LLMResult(generations=" in line for line in lines)
+    # the board's saved state is printed once, final (not its first, empty state)
+    assert "LangChain runs: 1 (1 done)" in lines and "LangChain runs: none" not in lines
     assert lines[-1] == "Done: every cell ran."
     assert NOTEBOOK.read_bytes() == before  # the demo never writes the notebook
 

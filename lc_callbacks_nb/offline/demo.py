@@ -49,7 +49,11 @@ class StreamingClient(NotebookClient):
         super().__init__(nb, **kw)
         self._out, self._err = out, err
         self.started = 0  # code cells started, numbered like a fresh kernel's prompts
+        # Updatable displays (a board's static twin) are printed once, in their last state, when
+        # their cell has run: the first state of a board is empty, its last is what was saved.
+        self._displays: dict[str, str] = {}
         self.on_cell_start = self._show_source
+        self.on_cell_executed = self._show_displays
 
     def _show_source(self, cell: NotebookNode, cell_index: int) -> None:
         if cell.cell_type != "code" or not cell.source.strip():
@@ -70,9 +74,23 @@ class StreamingClient(NotebookClient):
         cell_index: int,
     ) -> NotebookNode | None:
         out = super().output(outs, msg, display_id, cell_index)
-        if out is not None:
+        if out is not None and display_id and out.output_type == "display_data":
+            self._displays[display_id] = out.get("data", {}).get("text/plain", "")
+        elif out is not None:
             self._echo(out, cell_index)
         return out
+
+    def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
+        super()._update_display_id(display_id, msg)
+        if display_id in self._displays:
+            self._displays[display_id] = msg["content"].get("data", {}).get("text/plain", "")
+
+    def _show_displays(self, **kwargs: Any) -> None:
+        for text in self._displays.values():
+            if text:
+                self._out.write(f"{text}\n")
+        self._out.flush()
+        self._displays.clear()
 
     def _echo(self, out: NotebookNode, cell_index: int) -> None:
         kind = out.output_type
