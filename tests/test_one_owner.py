@@ -151,3 +151,31 @@ def test_lc_stream_traceback_quotes_what_the_user_typed(k):
     assert "_lcnb_cell_ = __import__" not in tb
     assert "%%lc_stream --fps 5" in tb
     k.run("%unload_ext lc_callbacks_nb")
+
+
+def test_a_model_echoing_secrets_never_puts_them_on_the_wire():
+    """Regression (#10 defect 2, model text): what the model wrote reached the panel, the widget
+    state and the saved twin unredacted. Keys and the kernel's env secrets are caught there too,
+    even split across tokens; ordinary 'Name: value' prose is left alone."""
+    secret = "zq-no-known-shape-31415926"
+    reply = (
+        f"Your key is sk-proj-abcdefghijklmnop0123456789 and the token is {secret}. "
+        "Key: the first step."
+    )
+    with LocalChatServer(script={"leak": reply}) as srv, KernelSession(
+        env={"MY_SERVICE_TOKEN": secret}
+    ) as k2:
+        k2.run("%load_ext lc_callbacks_nb")
+        k2.run(SETUP.format(base_url=srv.base_url))
+        start = len(k2.iopub)
+        result = k2.run("r = await chat().ainvoke('leak')\nprint(len(r.content))")
+        k2.run("%lc_runs")
+        blob = json.dumps(k2.iopub[start:], default=str)
+        (board,) = replay(k2.iopub[start:])
+    assert int(result.stdout.split()[-1]) == len(reply)  # the caller gets what the model said
+    for leaked in ("abcdefghijklmnop0123456789", secret):
+        assert leaked not in blob
+    (run,) = board.ordered()
+    assert run.text["text"] == (
+        "Your key is sk-proj-*** and the token is ***. Key: the first step."
+    )

@@ -355,7 +355,9 @@ def _matches_at(regex: re.Pattern[str], text: str, starts: list[int]) -> Iterato
                 end = m.end()
 
 
-def _scan(text: str, matches: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+def _scan(
+    text: str, matches: list[tuple[int, int]] | None = None, *, pairs: bool = True
+) -> list[tuple[int, int]]:
     """Sorted, merged (overlapping only) intervals of secret characters in ``text``.
 
     ``matches``, if given, receives the extent of every rule match (used by the stream
@@ -389,7 +391,7 @@ def _scan(text: str, matches: list[tuple[int, int]] | None = None) -> list[tuple
                 matches.append(m.span())
             value(m.start("v"), m.group("v"), m.end())
     if "=" in text or ":" in text:
-        for m in _matches_at(_PAIR_RE, text, _finds(low, _PAIR_WORDS, 0)):
+        for m in _matches_at(_PAIR_RE, text, _finds(low, _PAIR_WORDS, 0) if pairs else []):
             if matches is not None:
                 matches.append(m.span())
             g = "dq" if m.group("dq") is not None else "sq" if m.group("sq") is not None else "bv"
@@ -449,10 +451,27 @@ def redact(text: str) -> str:
     return _apply(text, spans, 0, len(text))
 
 
+def redact_model_text(text: str) -> str:
+    """:func:`redact` for what a model wrote: every rule except ``name=value`` pairs.
+
+    Prose and Markdown are full of ``Key: value`` lines that are not credentials; key shapes,
+    ``Bearer``/``Authorization`` credentials, ``user:pass@`` URLs and the values of the
+    environment's secrets are caught in model text as everywhere else.
+    """
+    if not text:
+        return text
+    if not isinstance(text, str):
+        text = str(text)
+    spans = _scan(text, pairs=False)
+    if not spans:
+        return text
+    return _apply(text, spans, 0, len(text))
+
+
 # --------------------------------------------------------------------------------------------
 # Streaming
 # --------------------------------------------------------------------------------------------
-def _open_tails(text: str, lo: int) -> Iterator[tuple[int, int, Any]]:
+def _open_tails(text: str, lo: int, pairs: bool = True) -> Iterator[tuple[int, int, Any]]:
     """Rule matches that reach the end of ``text`` and could still grow into a secret.
 
     Yields (match start, where the secret part starts, continuation) for those starting at or
@@ -466,7 +485,7 @@ def _open_tails(text: str, lo: int) -> Iterator[tuple[int, int, Any]]:
     tails: tuple[tuple[re.Pattern[str], tuple[str, ...], str], ...] = (
         (_BEARER_TAIL, ("bearer",), "bearer"),
         (_AUTH_TAIL, ("authorization",), "auth"),
-        (_PAIR_TAIL, _PAIR_WORDS, ""),
+        (_PAIR_TAIL, _PAIR_WORDS if pairs else (), ""),
     )
     for regex, words, kind in tails:
         for i in _finds(low, words, lo):
@@ -511,8 +530,9 @@ class StreamRedactor:
     _CONTEXT = 256  # characters kept before the emitted position, for names and lookbehinds
     _WINDOW = 4096  # hard bound on the kept text when no clean restart point exists
 
-    def __init__(self, max_hold: int = 256) -> None:
+    def __init__(self, max_hold: int = 256, *, pairs: bool = True) -> None:
         self.max_hold = max(16, int(max_hold))
+        self.pairs = pairs  # False: model text (redact_model_text's rules)
         self._buf = ""  # kept raw text: some context, then the not yet emitted part
         self._done = 0  # index in _buf up to which output has been emitted
         self._cont: Any = None  # continuation being swallowed after a forced cut
@@ -578,11 +598,11 @@ class StreamRedactor:
         buf, done = self._buf, self._done
         n = len(buf)
         matches: list[tuple[int, int]] = []
-        spans = _scan(buf, matches)
+        spans = _scan(buf, matches, pairs=self.pairs)
         cut, cont, open_start = n, None, n
         if not final:
             lo = max(0, done - 64)
-            for start, secret, c in _open_tails(buf, lo):
+            for start, secret, c in _open_tails(buf, lo, self.pairs):
                 open_start = min(open_start, start)
                 if secret < cut:
                     cut, cont = max(secret, done), c

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..langchain.tokens import CHANNELS, TEXT, TOOL_ARGS, Piece
-from .redact import redact
+from .redact import StreamRedactor, redact, redact_model_text
 
 # The one vocabulary of statuses, for panels, text mode, the static twin and %lc_runs.
 RUNNING = "running"
@@ -62,6 +62,11 @@ def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
     return text
 
 
+def redacted(channel: str, text: str) -> str:
+    """The one redaction, as it applies to a channel of model output."""
+    return redact(text) if channel == TOOL_ARGS else redact_model_text(text)
+
+
 @dataclass(eq=False)
 class Run:
     id: str
@@ -76,6 +81,8 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)  # stoppable, tool_call_id, thread
     status: str = RUNNING
     stop: bool = False  # a Stop was asked for: the next token raises RunStopped
+    # one stream redactor per channel: what the model wrote leaves here redacted, piece by piece
+    redactors: dict[str, StreamRedactor] = field(default_factory=dict)
     thread: str | None = None  # LangGraph thread id (shown in meta only where it first appears)
     first_token_at: float | None = None
     ended_at: float | None = None
@@ -98,6 +105,18 @@ class Run:
 
     def full(self, channel: str = TEXT) -> str:
         return "".join(self.text[channel])
+
+    def shown(self, channel: str) -> str:
+        """The channel's whole text as views may show it: valid UTF-8, redacted."""
+        return redacted(channel, clean_text(self.full(channel)))
+
+    def redactor(self, channel: str) -> StreamRedactor:
+        red = self.redactors.get(channel)
+        if red is None:
+            # tool-call arguments are JSON, where name=value pairs are what they look like
+            red = self.redactors[channel] = StreamRedactor(pairs=channel == TOOL_ARGS)
+        return red
+
 
     def metrics(self, now: float) -> dict[str, Any]:
         end = self.stream_done_at or (self.ended_at if self.ended_at is not None else now)
@@ -229,6 +248,7 @@ class RunBoard:
                 run.reset = run.sent[TEXT] > 0  # views must replace, not append
                 run.text[TEXT] = [final_text]
                 run.sent[TEXT] = 0
+                run.redactors.pop(TEXT, None)
             if final_tool_args and not run.text[TOOL_ARGS]:
                 run.text[TOOL_ARGS] = [final_tool_args]  # tool calls of a run that did not stream
             run.meta_changed = True
@@ -245,7 +265,7 @@ class RunBoard:
             run = self._live.get(run_id)
             if run is None:
                 return None
-            return {c: clean_text(run.full(c)) for c in CHANNELS if run.text[c]}
+            return {c: run.shown(c) for c in CHANNELS if run.text[c]}
 
     # -- flushing -----------------------------------------------------------------------
     def collect(self) -> Changes:
@@ -263,15 +283,24 @@ class RunBoard:
                 for channel in CHANNELS:
                     pieces = run.text[channel]
                     end = len(pieces)  # read once: tokens may be appended meanwhile
+                    delta = ""
                     if end > run.sent[channel]:
                         delta = "".join(pieces[run.sent[channel] : end])
                         if run.status == RUNNING and _HIGH_SURROGATE_END.search(delta):
                             # the other half of a split pair comes with the next token
                             end -= 1
                             delta = "".join(pieces[run.sent[channel] : end])
-                        if delta:
-                            update.setdefault("delta", {})[channel] = clean_text(delta)
                         run.sent[channel] = end
+                    if not delta and (run.status == RUNNING or channel not in run.redactors):
+                        continue
+                    # Redacted as it streams: only a fragment that could still grow into a
+                    # secret is held back, and it goes out when the run ends.
+                    red = run.redactor(channel)
+                    shown = red.feed(clean_text(delta)) if delta else ""
+                    if run.status != RUNNING:
+                        shown += red.flush()
+                    if shown:
+                        update.setdefault("delta", {})[channel] = shown
                 if run.reset and "delta" in update:
                     update["reset"] = True
                     run.reset = False
@@ -284,9 +313,7 @@ class RunBoard:
                         update["events"] = list(run.events)
                 if run.status != RUNNING:
                     update["status"] = run.status
-                    update["final"] = {
-                        c: clean_text(run.full(c)) for c in CHANNELS if run.text[c]
-                    }
+                    update["final"] = {c: run.shown(c) for c in CHANNELS if run.text[c]}
                     if run.usage:
                         update["usage"] = run.usage
                     if run.outputs:
@@ -300,5 +327,6 @@ class RunBoard:
                     updates[run.id] = update
             for run in self._done:
                 run.text = {c: [] for c in CHANNELS}  # the view holds the final text now
+                run.redactors = {}
             self._done.clear()
             return Changes(now=now, started=started, updates=updates, finished=finished)

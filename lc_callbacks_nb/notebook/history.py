@@ -23,8 +23,8 @@ from typing import Any
 from uuid import UUID
 
 from ..langchain.events import Outcome, RunEvents, Start
-from ..live.redact import redact
-from ..live.runs import CHAIN, DONE, ERROR, RUNNING, clean_text
+from ..live.redact import redact, redact_model_text
+from ..live.runs import CHAIN, DONE, ERROR, LLM, RUNNING, clean_text
 
 PREVIEW_CHARS = 80
 ERROR_CHARS = 200
@@ -203,9 +203,11 @@ class RunRecorder(RunEvents):
         return RunsView(cell, snapshot, kept_cells=self.max_cells, known_cells=kept)
 
 
-def _shown(text: str | None) -> str | None:
-    """What may leave the recorder: redacted, valid UTF-8."""
-    return None if text is None else redact(clean_text(text))
+def _shown(text: str | None, *, model_text: bool = False) -> str | None:
+    """What may leave the recorder: redacted (model text by its own rule), valid UTF-8."""
+    if text is None:
+        return None
+    return (redact_model_text if model_text else redact)(clean_text(text))
 
 
 def _snapshot(cr: CellRuns) -> CellRuns:
@@ -225,7 +227,7 @@ def _snapshot(cr: CellRuns) -> CellRuns:
             _shown(rec.error),
             rec.chunks,
             dict(rec.usage),
-            _shown(rec.preview) or "",
+            _shown(rec.preview, model_text=rec.kind == LLM) or "",
             [copy(c) for c in rec.children],
         )
 
