@@ -99,12 +99,5 @@ def tool_call_infos(response: Any) -> list[dict[str, str]]:
 
 def tool_calls_of(response: Any) -> str | None:
     """Tool calls of the final message, one ``name {args}`` line each, like streamed ones."""
-    try:
-        calls = response.generations[0][0].message.tool_calls
-    except (AttributeError, IndexError, TypeError):
-        return None
-    if not calls:
-        return None
-    return "".join(
-        f"\n{c.get('name', '?')} {json.dumps(c.get('args', {}), ensure_ascii=False)}" for c in calls
-    )
+    calls = tool_call_infos(response)
+    return "".join(f"\n{c['name'] or '?'} {c['args']}" for c in calls) or None
