@@ -633,33 +633,27 @@ def _fallback(runs: Any, dropped: Any) -> str:
 
 
 def _render(
-    emit: Callable[[_Twin], str],
+    emits: Sequence[Callable[[_Twin], str]],
     runs: Any,
     *,
     dropped: Any,
-    clip: int,
-    total: int,
-    max_runs: int,
-    title: Any,
-    timings: bool,
-    max_panels: int,
     on_error: Callable[[BaseException], Any] | None,
-) -> str:
+    **build: Any,
+) -> list[str]:
+    """Build the tree once, write it with each of ``emits``; a failure falls back per writer."""
     try:
-        twin = _build(
-            runs,
-            dropped=dropped,
-            clip=clip,
-            total=total,
-            max_runs=max_runs,
-            title=title,
-            timings=timings,
-            max_panels=max_panels,
-        )
-        return emit(twin)
+        twin = _build(runs, dropped=dropped, **build)
     except Exception as exc:
         _report(on_error, exc)
-        return _fallback(runs, dropped)
+        return [_fallback(runs, dropped)] * len(emits)
+    out = []
+    for emit in emits:
+        try:
+            out.append(emit(twin))
+        except Exception as exc:
+            _report(on_error, exc)
+            out.append(_fallback(runs, dropped))
+    return out
 
 
 def render_plain(
@@ -681,7 +675,7 @@ def render_plain(
     the view no longer keeps. Never raises (``on_error`` receives what went wrong).
     """
     return _render(
-        _plain,
+        [_plain],
         runs,
         dropped=dropped,
         clip=clip,
@@ -691,7 +685,7 @@ def render_plain(
         timings=timings,
         max_panels=-1,
         on_error=on_error,
-    )
+    )[0]
 
 
 def render_html(
@@ -711,22 +705,18 @@ def render_html(
     Same arguments as :func:`render_plain`; above ``max_panels`` model runs, each model run is
     one folded line (failures open), like the live board's table.
     """
-    try:
-        return _render(
-            _html_doc,
-            runs,
-            dropped=dropped,
-            clip=clip,
-            total=total,
-            max_runs=max_runs,
-            title=title,
-            timings=timings,
-            max_panels=max_panels,
-            on_error=on_error,
-        )
-    except Exception as exc:  # pragma: no cover - _render already guards
-        _report(on_error, exc)
-        return "LangChain runs"
+    return _render(
+        [_html_doc],
+        runs,
+        dropped=dropped,
+        clip=clip,
+        total=total,
+        max_runs=max_runs,
+        title=title,
+        timings=timings,
+        max_panels=max_panels,
+        on_error=on_error,
+    )[0]
 
 
 def render_bundle(
@@ -741,20 +731,23 @@ def render_bundle(
     max_panels: int = 8,
     on_error: Callable[[BaseException], Any] | None = None,
 ) -> dict[str, str]:
-    """``{"text/plain": ..., "text/html": ...}`` for a display's mimebundle. Never raises."""
-    options: dict[str, Any] = {
-        "dropped": dropped,
-        "clip": clip,
-        "total": total,
-        "max_runs": max_runs,
-        "title": title,
-        "timings": timings,
-        "on_error": on_error,
-    }
-    return {
-        "text/plain": render_plain(runs, **options),
-        "text/html": render_html(runs, max_panels=max_panels, **options),
-    }
+    """``{"text/plain": ..., "text/html": ...}`` for a display's mimebundle. Never raises.
+
+    The tree (cleaned, clipped texts) is built once for both (``max_panels`` only changes how
+    the HTML writer folds model runs; the plain writer ignores it)."""
+    plain, page = _render(
+        [_plain, _html_doc],
+        runs,
+        dropped=dropped,
+        clip=clip,
+        total=total,
+        max_runs=max_runs,
+        title=title,
+        timings=timings,
+        max_panels=max_panels,
+        on_error=on_error,
+    )
+    return {"text/plain": plain, "text/html": page}
 
 
 def summary_line(runs: Sequence[Mapping[str, Any]], *, dropped: int = 0) -> str:
