@@ -30,7 +30,6 @@ FINAL_STATUSES = (DONE, ERROR, INTERRUPTED, PAUSED, HANDED_OFF, STOPPED)
 
 # Kinds of run; "llm" covers chat models and completion models alike.
 LLM, CHAIN, TOOL, RETRIEVER = "llm", "chain", "tool", "retriever"
-KINDS = (LLM, CHAIN, TOOL, RETRIEVER)
 
 PREVIEW_CHARS = 100_000  # the view clips at 1,500 and offers the rest on click
 

@@ -160,11 +160,3 @@ def on_cell_end(listener: CellEndListener) -> None:
     install()
 
 
-def installed() -> bool:
-    return _installed_on is not None
-
-
-def number_of(key: str) -> int | None:
-    with _numbers_lock:
-        return _numbers.get(key)
-
