@@ -138,3 +138,12 @@ def token_pieces(token: Any, chunk: Any = None) -> list[Piece]:
             pieces = _extra_pieces(chunk)
         return pieces
     return []
+
+
+def token_text(token: Any) -> str:
+    """A token's text as ``%lc_runs`` counts and previews it (text blocks joined)."""
+    if isinstance(token, str):
+        return token
+    if isinstance(token, list):  # Responses API: content blocks
+        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in token)
+    return str(token or "")
