@@ -129,7 +129,6 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
                 max_rows=self.max_rows,
                 clock=self.clock,
                 on_error=self.internal_error,
-                current_text=board.runs.current_text,
                 on_stop=self.request_stop,  # the panel's Stop button
             )
         board.view = make_view(self._resolved_mode(), **options)
