@@ -18,9 +18,9 @@ streams.
   ``[tokens, text, reasoning, tool_args]`` (trailing empty channels left out), or an object
   (:class:`RunUpdate`: the first token's ``ttft``, a status, the final figures and outcome).
   The commonest tick, one run's new text, is a bare list: ``[handle, tokens, text, ...]``
-  (:data:`TextTick`). A tick of new text alone waits while it would carry less text than its
-  envelope (about 45 bytes), for at most 0.15 s: a slow stream sends a few ticks a second,
-  not ``fps``.
+  (:data:`TextTick`). A tick of new text alone waits while it would carry less than half its
+  envelope in text (24 characters; the envelope is about 45 bytes), for at most 0.15 s: a slow
+  stream sends a few ticks a second, not ``fps``.
   Elapsed time and tokens/s are not sent while a run streams: the browser derives them from its
   own clock, the start, ``ttft`` and the token count; the kernel's own figures come when the
   run's stream ends. A tick carrying 128 characters of text or more (a few hundred tokens a

@@ -144,8 +144,9 @@ class RunBoardWidget(anywidget.AnyWidget):
 class WidgetView(BoardView):
     coalesce_ends = True
     # A tick's envelope is about 45 bytes: a tick of new text alone waits until it carries at
-    # least as much text, or for 0.15 s. At 50 tokens/s that is ~7 ticks a second, not 20.
-    min_tick_chars = 48
+    # least half as much text, or for 0.15 s. At 50 tokens/s that is ~7 ticks a second, not 20;
+    # from ~200 tokens/s on, fps ticks a second (a token's latency stays near 1/fps).
+    min_tick_chars = 24
     max_hold = 0.15
 
     def __init__(
