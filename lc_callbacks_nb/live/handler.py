@@ -14,13 +14,12 @@ handler are caught and recorded in ``internal_errors``; they never reach the use
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from ..langchain import force_stream as _force_stream
 from ..langchain.events import Outcome, RunEvents, RunStopped, Start, guarded
-from ..langchain.force_stream import StreamingMarker, streaming_subclass
 from ..langchain.payloads import is_finish_chunk
 from ..langchain.tokens import TEXT, token_pieces
 from ..notebook import cells
@@ -42,8 +41,9 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
         max_panels: Above this many LLM runs in one cell, panels give way to one compact
             table with a row per run (click a row for its full text).
         force_stream: Make models stream even when called with ``invoke``/``ainvoke``
-            (agents, chains), so their panels fill token by token. See ``force_stream``
-            in the README for the LangChain mechanism this relies on.
+            (agents, chains), so their panels fill token by token, for every model whose
+            streamed reply is the same message as its plain one; other models are left
+            alone, and that is said once (``langchain/force_stream.py``, README).
         max_rows: Finished runs kept per cell view; older ones are dropped (counted).
         clock: Monotonic clock, injectable for tests.
     """
@@ -51,18 +51,6 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
     # Every failure inside our callbacks is caught and recorded; the one exception that must
     # reach LangChain is RunStopped (the panel's Stop), so LangChain has to re-raise it.
     raise_error = True
-
-    def __new__(cls, *args: Any, force_stream: bool = False, **kwargs: Any) -> LiveStreamHandler:
-        if force_stream and not issubclass(cls, StreamingMarker):
-            try:
-                cls = streaming_subclass(cls)
-            except ImportError as exc:  # LangChain moved the marker: say so, keep working
-                warnings.warn(
-                    f"lc_callbacks_nb: force_stream is unavailable with this LangChain ({exc}); "
-                    "panels show each model's final text when it ends",
-                    stacklevel=2,
-                )
-        return super().__new__(cls)
 
     def __init__(
         self,
@@ -85,6 +73,8 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
         self.mode = mode
         self.max_panels = max_panels
         self.force_stream = force_stream
+        if force_stream:
+            _force_stream.requested_by(self)  # the per-model decision: langchain/force_stream.py
         self.max_rows = max_rows
         self.clock = clock
         self.scheduler = scheduler or get_scheduler()
