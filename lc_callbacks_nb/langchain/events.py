@@ -54,6 +54,7 @@ from ..notebook import cells
 from . import closed_streams, control_flow
 from .inline import InlineHandlerMixin
 from .payloads import (
+    final_reasoning,
     final_text,
     model_name,
     run_name,
@@ -95,6 +96,7 @@ class Outcome:
     outputs: str = ""
     usage: dict[str, int] = field(default_factory=dict)
     final_text: str | None = None
+    final_reasoning: str | None = None  # the final message's reasoning (content blocks)
     tool_args: str | None = None
     tool_calls: list[dict[str, str]] = field(default_factory=list)
 
@@ -403,6 +405,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
                 DONE,
                 usage=usage_of(response),
                 final_text=final_text(response),
+                final_reasoning=final_reasoning(response),
                 tool_args=tool_calls_of(response),
                 tool_calls=tool_call_infos(response),
             ),

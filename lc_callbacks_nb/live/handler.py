@@ -21,7 +21,8 @@ from uuid import UUID
 from ..langchain import force_stream as _force_stream
 from ..langchain.events import Outcome, RunEvents, RunStopped, Start, guarded
 from ..langchain.payloads import is_finish_chunk
-from ..langchain.tokens import TEXT, token_pieces
+from ..langchain.tokens import TEXT, split_think, token_pieces
+from ..langchain.tokens import has_extra_pieces as has_extra
 from ..notebook import cells
 from ..views import make_view, resolve_mode
 from .boards import CLAIMS, Board, BoardTable
@@ -166,13 +167,18 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
         if found is None:
             return
         board, run, _text = found
+        final, reasoning = outcome.final_text, outcome.final_reasoning
+        if final is not None:  # the reply itself keeps its think block: only the panel splits
+            think, final = split_think(final)
+            reasoning = reasoning or think or None
         board.runs.finish(
             run,
             status=outcome.status,
             usage=outcome.usage or None,
             outputs=outcome.outputs,
             error=outcome.error,
-            final_text=outcome.final_text,
+            final_text=final,
+            final_reasoning=reasoning,
             final_tool_args=outcome.tool_args,
             tool_calls=outcome.tool_calls or None,
         )
@@ -213,7 +219,8 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
             board, run, text = found
             if run.stop:
                 raise RunStopped(str(run_id), run.name)
-            if token.__class__ is str and token:
+            # the fast path: plain text, no think block to split, nothing else in the chunk
+            if token.__class__ is str and token and run.think is None and not has_extra(chunk):
                 text.append(token)
                 run.tokens += 1
                 if run.first_token_at is None:
