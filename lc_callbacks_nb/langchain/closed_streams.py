@@ -91,13 +91,18 @@ REGISTRY = _Registry()
 
 
 def _async_generator_frames(start: FrameType | None) -> list[FrameType]:
+    """Async generator frames from ``start`` up to the cell's own code (a ``<module>`` frame:
+    what lies above it is the kernel, which holds no stream of the user's)."""
     frames = []
     frame = start
     for _ in range(_STACK_DEPTH):
         if frame is None:
             break
-        if frame.f_code.co_flags & _CO_ASYNC_GENERATOR:
+        code = frame.f_code
+        if code.co_flags & _CO_ASYNC_GENERATOR:
             frames.append(frame)
+        elif code.co_name == "<module>":
+            break
         frame = frame.f_back
     return frames
 
