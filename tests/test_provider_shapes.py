@@ -170,3 +170,18 @@ def test_think_splitter_passes_through_once_decided():
     splitter.feed("<think>x</think>")
     assert not splitter.passthrough  # whitespace after the block is still being dropped
     assert splitter.feed("\nA") == [(TEXT, "A")] and splitter.passthrough
+
+
+def test_anthropic_tool_use_streams_its_name_then_its_arguments():
+    """ChatAnthropic with tools: a tool_use block (name, empty input), then input_json_delta
+    pieces of the arguments, each its own token (docs/providers-on-the-wire.md)."""
+    tokens = [
+        [{"type": "text", "text": "Let me check.", "index": 0}],
+        [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}, "index": 1}],
+        [{"type": "input_json_delta", "partial_json": "", "index": 1}],
+        [{"type": "input_json_delta", "partial_json": '{"city": ', "index": 1}],
+        [{"type": "input_json_delta", "partial_json": '"Paris"}', "index": 1}],
+    ]
+    pieces = [p for t in tokens for p in token_pieces(t)]
+    assert "".join(t for c, t in pieces if c == TEXT) == "Let me check."
+    assert "".join(t for c, t in pieces if c == TOOL_ARGS) == '\nget_weather {"city": "Paris"}'

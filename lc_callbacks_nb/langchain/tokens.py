@@ -100,7 +100,12 @@ def _block_pieces(block: Any) -> list[Piece]:
         return _reasoning_pieces(block)
     if kind == "redacted_thinking":
         return [(REASONING, PART_BREAK + REDACTED_REASONING + PART_BREAK)]
-    if kind in ("tool_call_chunk", "function_call", "tool_call"):
+    if kind == "input_json_delta":  # Anthropic: a piece of a tool_use block's arguments
+        partial = block.get("partial_json")
+        return [(TOOL_ARGS, partial)] if isinstance(partial, str) and partial else []
+    if kind in ("tool_call_chunk", "function_call", "tool_call", "tool_use"):
+        # (Anthropic's tool_use opens with its name and an empty input; the arguments follow
+        # as input_json_delta pieces)
         args = block.get("args") or block.get("arguments") or ""
         name = block.get("name") or ""
         pieces: list[Piece] = []
