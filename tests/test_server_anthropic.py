@@ -15,10 +15,10 @@ import httpx
 import pydantic
 import pytest
 from anthropic.types import Message, RawMessageStreamEvent
+from chat_tools import get_time, get_weather
 from langchain_anthropic import ChatAnthropic
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 
 from lc_callbacks_nb.offline.anthropic_messages import seal
 from lc_callbacks_nb.offline.server_script import tokenize
@@ -282,18 +282,6 @@ def test_chat_anthropic_without_thinking_streams_plain_text(server):
     assert [t for t in seen.tokens if t] == tokenize(ANSWER)
     assert "thinking" not in server.requests[-1]
     assert "output_token_details" not in message.usage_metadata
-
-
-@tool
-def get_weather(city: str) -> str:
-    """Current weather for a city."""
-    return f"sunny in {city}"
-
-
-@tool
-def get_time(city: str) -> str:
-    """Local time in a city."""
-    return f"noon in {city}"
 
 
 @pytest.mark.parametrize("streaming", [False, True])

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import ollama
 import pytest
+from chat_tools import get_time, get_weather
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 from langchain_ollama import ChatOllama
 
 from lc_callbacks_nb.offline.server_script import tokenize
@@ -205,18 +205,6 @@ def test_chat_ollama_reasoning_unset_or_off(server):
     assert "think" not in server.requests[-1]  # the ollama client leaves None out
     off = chat(server, reasoning=False).invoke("Tell me a joke")
     assert off.usage_metadata["output_tokens"] == len(tokenize(ANSWER))
-
-
-@tool
-def get_weather(city: str) -> str:
-    """Current weather for a city."""
-    return f"sunny in {city}"
-
-
-@tool
-def get_time(city: str) -> str:
-    """Local time in a city."""
-    return f"noon in {city}"
 
 
 def test_two_turn_tool_loop(server):

@@ -15,9 +15,9 @@ import httpx
 import ollama
 import openai
 import pytest
+from chat_tools import get_weather
 from langchain_anthropic import ChatAnthropic
 from langchain_core.messages import HumanMessage, ToolMessage
-from langchain_core.tools import tool
 from langchain_ollama import ChatOllama
 from langchain_openai import ChatOpenAI
 
@@ -31,12 +31,6 @@ SCRIPT = {
     ],
     "plain": "Just text.",
 }
-
-
-@tool
-def get_weather(city: str) -> str:
-    """Current weather for a city."""
-    return f"sunny in {city}"
 
 
 def models(base_url: str) -> dict[str, Any]:
