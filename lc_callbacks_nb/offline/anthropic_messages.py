@@ -64,7 +64,7 @@ _FIELDS = frozenset({
     "model", "max_tokens", "messages", "system", "stream", "stop_sequences", "temperature",
     "top_k", "top_p", "tools", "tool_choice", "thinking", "metadata", "service_tier",
     "container", "mcp_servers", "context_management", "output_config", "inference_geo",
-    "cache_control", "speed", "diagnostics", "betas", "user_profile_id", "workspace_id",
+    "cache_control", "speed", "diagnostics", "user_profile_id", "workspace_id",
 })  # fmt: skip
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 _BLOCK_TYPES = {
@@ -197,6 +197,7 @@ def _check_thinking(body: dict[str, Any]) -> bool:
 
 
 def _check_messages(messages: Any, thinks: bool) -> None:
+    # Consecutive turns of one role pass: the API merges them into one turn.
     if not isinstance(messages, list):
         raise BadRequest("messages: Input should be a valid list")
     if not messages:
