@@ -60,21 +60,17 @@ __all__ = ["DEFAULT_REPLY", "LocalChatServer", "Reply", "ToolCall"]
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS: tuple[Protocol, ...] = (
-    OpenAIChat(),
-    OpenAIResponses(),
-    AnthropicMessages(),
-    OllamaChat(),
-)
+_OPENAI, _ANTHROPIC, _OLLAMA = OpenAIChat(), AnthropicMessages(), OllamaChat()
+PROTOCOLS: tuple[Protocol, ...] = (_OPENAI, OpenAIResponses(), _ANTHROPIC, _OLLAMA)
 
 
 def _protocol_for_path(path: str) -> Protocol:
     """Whose error shape a request for an unknown path or method gets."""
     if "/api/" in path:
-        return PROTOCOLS[3]
+        return _OLLAMA
     if path.endswith("/messages") or "/messages/" in path:
-        return PROTOCOLS[2]
-    return PROTOCOLS[0]
+        return _ANTHROPIC
+    return _OPENAI
 
 
 class LocalChatServer:
