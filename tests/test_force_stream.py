@@ -138,7 +138,8 @@ def test_verdicts_per_model(model):
 
 
 # -- the same message, through the real clients --------------------------------------------
-VOLATILE = {"id", "created_at", "call_id", "run_id"}  # differ between any two calls
+# differ between any two calls: ids, times, Anthropic's thinking signatures, Ollama's timings
+VOLATILE = {"id", "created_at", "call_id", "run_id", "signature"}
 
 
 def _stable(value):
@@ -150,6 +151,7 @@ def _stable(value):
             # citations, the "completed" status of a finished item (a stream carries them
             # only when they say something)
             if k not in VOLATILE
+            and not k.endswith("_duration")
             and k != "index"
             and not (k == "annotations" and v == [])
             and not (k == "status" and v == "completed")
@@ -269,6 +271,63 @@ def test_an_agents_state_is_the_same_with_force_stream(server, responses):
     ai = [[message_facts(m) for m in s["messages"] if m.type == "ai"] for s in (plain, streamed)]
     assert len(ai[0]) == 2 and ai[1] == ai[0]
     assert all(m["usage_metadata"] for m in ai[0])
+
+
+def _anthropic(server, **kw):
+    from langchain_anthropic import ChatAnthropic
+
+    return ChatAnthropic(
+        base_url=server.base_url, api_key="sk-ant-test", model="claude-sonnet-4-5",
+        max_tokens=2048, max_retries=0, **kw,
+    )
+
+
+def _ollama(server, **kw):
+    from langchain_ollama import ChatOllama
+
+    return ChatOllama(base_url=server.base_url, model="qwen3", **kw)
+
+
+@pytest.mark.parametrize("thinking", [False, True], ids=["plain", "thinking"])
+def test_anthropic_is_left_alone_and_keeps_its_metadata(server, thinking, capsys):
+    """ChatAnthropic's streamed reply lacks response_metadata keys its plain reply has (id,
+    model, usage, stop_details): force_stream leaves it alone, says so once, and the caller
+    gets the very message it gets without the extension."""
+    from lc_callbacks_nb.langchain import force_stream
+
+    force_stream._said.clear()
+    kw = {"thinking": {"type": "enabled", "budget_tokens": 1024}} if thinking else {}
+    model = _anthropic(server, **kw)
+    forced = {"callbacks": [LiveStreamHandler(mode="text", force_stream=True)]}
+
+    async def both():
+        return await model.ainvoke("Why stream?"), await model.ainvoke("Why stream?", forced)
+
+    plain, streamed = _LOOP.run_until_complete(both())
+    assert [bool(r.get("stream")) for r in server.requests[-2:]] == [False, False]
+    assert message_facts(streamed) == message_facts(plain)
+    assert "usage" in plain.response_metadata
+    err = capsys.readouterr().err
+    assert err.count("force_stream leaves ChatAnthropic alone") == 1, err
+
+
+@pytest.mark.parametrize("reasoning", [None, True], ids=["default", "reasoning"])
+def test_ollama_needs_no_forcing_and_returns_the_same_message(server, reasoning, capsys):
+    """ChatOllama streams every call on the wire and reports each token: force_stream adds
+    nothing to it and says nothing; the panel streams either way."""
+    model = _ollama(server, reasoning=reasoning)
+    handler = LiveStreamHandler(mode="text", force_stream=True)
+
+    async def both():
+        return await model.ainvoke("Why stream?"), await model.ainvoke(
+            "Why stream?", {"callbacks": [handler]}
+        )
+
+    plain, streamed = _LOOP.run_until_complete(both())
+    assert message_facts(streamed) == message_facts(plain)
+    printed = capsys.readouterr()
+    assert printed.err == ""  # nothing left alone, nothing to say
+    assert REPLY in printed.out and handler.internal_errors == []  # the text view streamed it
 
 
 def test_without_a_force_stream_handler_the_hook_adds_nothing(server):

@@ -69,6 +69,7 @@ def _handlers_of(callbacks: Any) -> list[Any]:
 class Verdict:
     faithful: bool
     reason: str = ""  # why not, and how to stream it anyway (one sentence)
+    needed: bool = True  # False: the model streams to callbacks anyway (nothing to force)
 
 
 def _openai(model: Any, call_kwargs: dict[str, Any]) -> Verdict:
@@ -89,26 +90,26 @@ def _openai(model: Any, call_kwargs: dict[str, Any]) -> Verdict:
 
 
 def _anthropic(model: Any, call_kwargs: dict[str, Any]) -> Verdict:
-    if call_kwargs.get("stream_usage", getattr(model, "stream_usage", True)) is False:
-        return Verdict(
-            False,
-            "with stream_usage=False its streamed reply has no usage; set stream_usage=True",
-        )
-    return Verdict(True)
+    return Verdict(
+        False,
+        "its streamed reply has no id, model, usage or stop_details in response_metadata and "
+        "fewer input_token_details in usage_metadata; stream it yourself with streaming=True",
+    )
 
 
-def _always(model: Any, call_kwargs: dict[str, Any]) -> Verdict:
-    return Verdict(True)
+def _streams_anyway(model: Any, call_kwargs: dict[str, Any]) -> Verdict:
+    # ChatOllama always streams on the wire and reports every token, invoke or not
+    return Verdict(True, needed=False)
 
 
-# Model classes (by the name of a class in their MRO, so nothing is imported) whose streamed
-# reply equals their plain reply in content, tool calls, usage and response_metadata keys,
-# each with the conditions that keep it so. tests/test_force_stream.py checks every entry
-# through the real client against the embedded server.
+# Per model class (by the name of a class in its MRO, so nothing is imported): does its streamed
+# reply equal its plain one in content, tool calls, usage and response_metadata keys, and under
+# which conditions. Measured through the real clients against the embedded server;
+# tests/test_force_stream.py checks every entry.
 PROFILES: dict[str, Callable[[Any, dict[str, Any]], Verdict]] = {
     "BaseChatOpenAI": _openai,  # ChatOpenAI, AzureChatOpenAI
     "ChatAnthropic": _anthropic,
-    "ChatOllama": _always,
+    "ChatOllama": _streams_anyway,
 }
 
 
@@ -222,6 +223,8 @@ class ForceStreamSlot:
         local = model_frame.f_locals
         model, kwargs = local.get("self"), local.get("kwargs")
         verdict = stream_verdict(model, kwargs if isinstance(kwargs, dict) else {})
+        if not verdict.needed:
+            return default
         if verdict.faithful:
             return MARKER
         _say_once(model, verdict.reason)
