@@ -10,12 +10,13 @@ import collections
 import dataclasses
 import enum
 import json
+import operator
 import subprocess
 import sys
 import textwrap
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 import pytest
 from langchain_core.documents import Document
@@ -30,6 +31,8 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.prompts import ChatPromptTemplate
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.types import Send
 from pydantic import BaseModel, SecretStr
 
 from lc_callbacks_nb.live import values
@@ -561,6 +564,71 @@ def test_past_the_bound_new_messages_show_the_latest() -> None:
     full = Ledger(size=3)
     read([HumanMessage(f"x{i}") for i in range(5)], full)
     assert read([HumanMessage("x4")], full)["items"][0]["t"] == "msg"  # not remembered: shown
+
+
+# -- a real graph: subgraphs, parallel branches, Send ---------------------------------------
+class GraphState(MessagesState):
+    results: Annotated[list[str], operator.add]
+
+
+class Item(TypedDict):
+    city: str
+
+
+def test_graph_nodes_show_what_they_changed(monkeypatch) -> None:
+    from lc_callbacks_nb.notebook import cells
+    from lc_callbacks_nb.notebook.history import RunRecorder
+
+    monkeypatch.setattr(cells, "current", lambda: cells.Cell("cell-1", 1))
+
+    def plan(state: GraphState) -> dict[str, Any]:
+        return {"messages": [AIMessage("Checking two cities.", id="plan")]}
+
+    def fan_out(state: GraphState) -> list[Send]:
+        return [Send("worker", {"city": c}) for c in ("Paris", "Rome")]
+
+    def worker(item: Item) -> dict[str, Any]:
+        return {"results": [f"sunny in {item['city']}"]}
+
+    sub = StateGraph(GraphState)
+    sub.add_node("summarize", lambda s: {"messages": [AIMessage("Both sunny.", id="sum")]})
+    sub.add_edge(START, "summarize")
+    sub.add_edge("summarize", END)
+    graph = StateGraph(GraphState)
+    graph.add_node("plan", plan)
+    graph.add_node("worker", worker)
+    graph.add_node("report", sub.compile())
+    graph.add_edge(START, "plan")
+    graph.add_conditional_edges("plan", fan_out, ["worker"])
+    graph.add_edge("worker", "report")
+    graph.add_edge("report", END)
+    rec = RunRecorder()
+    graph.compile().invoke({"messages": [HumanMessage("Weather?", id="q")]}, {"callbacks": [rec]})
+    rows = rec.view().data()
+    view = repr(rec.view())
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_name.setdefault(row["name"], []).append(row)
+    workers = by_name["worker"]
+    assert sorted(json.dumps(w["inputs"]) for w in workers) == [
+        json.dumps({"t": "map", "items": [["city", c]]}) for c in ("Paris", "Rome")
+    ]
+    assert sorted(w["outputs"]["items"][0][1]["items"][0] for w in workers) == [
+        "sunny in Paris",
+        "sunny in Rome",
+    ]
+    (plan_row,) = by_name["plan"]
+    assert plan_row["outputs"]["items"][0][1]["items"][0]["text"] == "Checking two cities."
+    # the subgraph's node adds one message; its input shows the earlier ones folded (in the
+    # recorder's text) and --json unfolds them
+    (report,) = [r for r in by_name["report"] if r["depth"] == 1]
+    assert [m["text"] for m in report["inputs"]["items"][0][1]["items"]] == [
+        "Weather?",
+        "Checking two cities.",
+    ]
+    assert "ai: Both sunny." in view
+    assert "… 2 earlier messages (shown above)" in view
+    assert view.count("human: Weather?") == 1
 
 
 # -- the writers -----------------------------------------------------------------------------
