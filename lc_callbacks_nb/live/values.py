@@ -42,6 +42,10 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from langchain_core.documents import Document
+from langchain_core.messages import BaseMessage
+from langchain_core.prompt_values import ChatPromptValue, PromptValue
+
 from .redact import MARK, redact, redact_model_text, secret_name
 
 __all__ = ["Ledger", "prompt_line", "read", "text_of"]
@@ -88,8 +92,10 @@ class Ledger:
     the order they first appeared. Thread-safe; bounded (past ``size`` messages new ones are
     shown in full, never folded).
 
-    Identity: a message's ``id`` when it has one (and says the same: LangGraph replaces a
-    message by id), else a hash of role, text, tool calls and tool name. A message without an
+    Identity: a message's ``id`` when it has one (and the same shape, :func:`_shape`: LangGraph
+    replaces a message by id, and an edited message is shown again), else a hash of role, text,
+    tool calls and tool name. A message known by id costs a dict lookup, not a reading: a node
+    is handed the whole conversation, and most of it was shown before. A message without an
     id matches one seen without an id; a message whose id is new may take over one seen
     without an id (the dict you passed and the ``HumanMessage`` LangGraph made of it), once.
     ``keep=True`` also keeps each message's tree, for :meth:`expand`.
@@ -99,7 +105,7 @@ class Ledger:
         self.size = size
         self.keep = keep
         self.lock = threading.RLock()
-        self._by_id: dict[str, tuple[int, str]] = {}  # id -> (number, digest)
+        self._by_id: dict[str, tuple[int, Any]] = {}  # id -> (number, shape)
         self._unbound: dict[str, list[int]] = {}  # digest -> numbers seen without an id
         self._count = 0
         self.messages: dict[int, dict[str, Any]] = {}  # number -> tree (keep=True)
@@ -107,29 +113,34 @@ class Ledger:
     def __len__(self) -> int:
         return self._count
 
-    def find(self, mid: str | None, digest: str) -> int | None:
+    def known(self, mid: str, shape: Any) -> int | None:
+        """The number of the message with this id, if shown with this shape."""
+        found = self._by_id.get(mid)
+        return found[0] if found is not None and found[1] == shape else None
+
+    def find(self, mid: str | None, digest: str, shape: Any = None) -> int | None:
         """The number of a message already shown, else None (and a new id takes over a
         matching message seen without one)."""
-        if mid is not None:
-            known = self._by_id.get(mid)
-            if known is not None:
-                return known[0] if known[1] == digest else None  # edited in place: new
+        if mid is not None and mid in self._by_id:
+            return self.known(mid, shape)  # a different shape: edited, shown again
         numbers = self._unbound.get(digest)
         if not numbers:
             return None
         if mid is None:
             return numbers[0]
         number = numbers.pop(0)
-        self._by_id[mid] = (number, digest)
+        self._by_id[mid] = (number, shape)
         return number
 
-    def add(self, mid: str | None, digest: str, tree: dict[str, Any]) -> int | None:
+    def add(
+        self, mid: str | None, digest: str, tree: dict[str, Any], shape: Any = None
+    ) -> int | None:
         if self._count >= self.size:
             return None
         number = self._count
         self._count += 1
         if mid is not None:
-            self._by_id[mid] = (number, digest)
+            self._by_id[mid] = (number, shape)
         else:
             self._unbound.setdefault(digest, []).append(number)
         if self.keep:
@@ -318,10 +329,6 @@ class _Reader:
             self.path.discard(id(obj))
 
     def _container(self, obj: Any, depth: int) -> Any:
-        from langchain_core.documents import Document
-        from langchain_core.messages import BaseMessage
-        from langchain_core.prompt_values import ChatPromptValue, PromptValue
-
         if isinstance(obj, BaseMessage) or _message_dict(obj):
             return self.messages([obj])
         if isinstance(obj, ChatPromptValue):
@@ -471,22 +478,36 @@ class _Reader:
     def messages(self, items: list[Any], *, cls: str | None = None) -> dict[str, Any]:
         """A transcript. With a ledger, messages shown before fold into ranges of numbers;
         past MAX_MESSAGES new ones, the earliest new ones are counted, not shown."""
-        read = [_Message.of(m) for m in items]
-        fresh = [i for i, m in enumerate(read) if m is not None]
+        ledger = self.ledger
+        # first pass: the messages shown before (known by id, cheaply, or by what they say)
+        read: list[_Message | int | None] = []
+        for item in items:
+            mid, shape = _shape(item)
+            number = None
+            if ledger is not None and mid is not None:
+                with ledger.lock:
+                    number = ledger.known(mid, shape)
+            if number is not None:
+                read.append(number)
+                continue
+            msg = _Message.of(item)
+            if msg is not None:
+                msg.shape = shape
+                if ledger is not None:
+                    with ledger.lock:
+                        number = ledger.find(msg.id, msg.digest, shape)
+            read.append(number if number is not None else msg)
+        fresh = [i for i, m in enumerate(read) if isinstance(m, _Message)]
         keep = set(fresh[-MAX_MESSAGES:]) if len(fresh) > MAX_MESSAGES else None
         out_items: list[dict[str, Any]] = []
-        ledger = self.ledger
         hidden = 0
-        for i, msg in enumerate(read):
+        for i, entry in enumerate(read):
+            if isinstance(entry, int):
+                _fold_into(out_items, entry)
+                continue
+            msg = entry
             if msg is None:  # unreadable: shown as a value
                 out_items.append(self.value(items[i]))
-                continue
-            number = None
-            if ledger is not None:
-                with ledger.lock:
-                    number = ledger.find(msg.id, msg.digest)
-            if number is not None:
-                _fold_into(out_items, number)
                 continue
             if keep is not None and i not in keep:
                 hidden += 1
@@ -497,9 +518,10 @@ class _Reader:
             tree = self.message(msg)
             if ledger is not None:
                 with ledger.lock:
-                    number = ledger.find(msg.id, msg.digest)  # a parallel branch may have won
+                    # a parallel branch may have shown it meanwhile
+                    number = ledger.find(msg.id, msg.digest, msg.shape)
                     if number is None:
-                        number = ledger.add(msg.id, msg.digest, tree)
+                        number = ledger.add(msg.id, msg.digest, tree, msg.shape)
                     else:
                         _fold_into(out_items, number)
                         continue
@@ -595,6 +617,35 @@ def _fields(obj: Any) -> list[tuple[str, Any]] | None:
 
 
 # -- messages --------------------------------------------------------------------------------
+def _shape(obj: Any) -> tuple[str | None, Any]:
+    """(id, shape) of a message: the id it carries and a cheap fingerprint (type, content
+    size, tool calls, status) that an edit by id changes; ``(None, None)`` without an id."""
+    mid: Any
+    kind: Any
+    content: Any
+    try:
+        if isinstance(obj, BaseMessage):
+            mid, kind, content = obj.id, obj.type, obj.content
+            # (getattr on a pydantic message that lacks the field is slow: ask by type)
+            calls = getattr(obj, "tool_calls", ()) if kind in ("ai", "AIMessageChunk") else ()
+            status = getattr(obj, "status", None) if kind == "tool" else None
+        elif isinstance(obj, Mapping) and "id" in obj:
+            mid, kind, content = obj.get("id"), obj.get("role"), obj.get("content")
+            calls, status = obj.get("tool_calls") or (), None
+        else:
+            return None, None
+        if not isinstance(mid, str) or not mid:
+            return None, None
+        if isinstance(content, list):
+            size = sum(len(b.get("text") or "") if isinstance(b, Mapping) else 1 for b in content)
+            size += 1_000_000 * len(content)
+        else:
+            size = len(content) if isinstance(content, str) else -1
+        return mid, (kind, size, len(calls), status)
+    except Exception:
+        return None, None
+
+
 def _message_dict(obj: Any) -> bool:
     """An OpenAI-style message dict: ``{"role": "user", "content": ...}``."""
     if not isinstance(obj, Mapping):
@@ -604,8 +655,6 @@ def _message_dict(obj: Any) -> bool:
 
 
 def _is_message(obj: Any) -> bool:
-    from langchain_core.messages import BaseMessage
-
     if isinstance(obj, BaseMessage) or _message_dict(obj):
         return True
     # LangChain's message-like tuples: ("human", "hello")
@@ -629,6 +678,7 @@ class _Message:
     parts: list[Any] = dataclasses.field(default_factory=list)
     id: str | None = None
     digest: str = ""
+    shape: Any = None  # _shape(): what an id must still match to be the same message
 
     @classmethod
     def of(cls, obj: Any) -> _Message | None:
@@ -642,8 +692,6 @@ class _Message:
 
     @classmethod
     def _read(cls, obj: Any) -> _Message | None:
-        from langchain_core.messages import BaseMessage
-
         if isinstance(obj, BaseMessage):
             kind = obj.type
             role = getattr(obj, "role", kind) if kind == "chat" else kind

@@ -369,13 +369,25 @@ def _message_lines(item: Any, earlier: Earlier) -> list[str]:
     return lines
 
 
-def _doc_lines(value: dict[str, Any]) -> list[str]:
+def _doc_parts(value: dict[str, Any]) -> tuple[str, list[str]]:
+    """``document title · source:`` and the lines of its text (with a clip note)."""
     label = " · ".join(_scalar(value[k]) for k in ("title", "source") if value.get(k))
     text = _scalar(value.get("text", ""))
     lines = text.split("\n") if text else []
     if isinstance(value.get("len"), int) and value["len"] > len(text):
         lines.append(f"… [{value['len']:,} characters]")
-    head = f"document {label}:" if label else "document:"
+    return (f"document {label}:" if label else "document:"), lines
+
+
+def _doc_beside(head: str, lines: list[str]) -> bool:
+    """A one-line document is written beside its label."""
+    return len(lines) == 1 and len(head) + len(lines[0]) < INLINE
+
+
+def _doc_lines(value: dict[str, Any]) -> list[str]:
+    head, lines = _doc_parts(value)
+    if _doc_beside(head, lines):
+        return [f"{head} {lines[0]}"]
     return [head, *_indent(lines)]
 
 
@@ -461,11 +473,12 @@ def _html_of(value: Any, earlier: Earlier, depth: int) -> str:
     if kind == "cut":
         return _span(_cut_text(value), _MUTED)
     if kind == "doc":
-        head, *body = _doc_lines(value)
-        text = inert_html("\n".join(line.strip() for line in body))
+        head, lines = _doc_parts(value)
+        if _doc_beside(head, lines):
+            return f'<div style="{_ROW}">{_span(head, _KEY)} {_span(lines[0])}</div>'
         return (
             f'<div style="{_ROW}">{_span(head, _KEY)}'
-            f'<div style="{_NEST};{_TEXT}">{text}</div></div>'
+            f'<div style="{_NEST};{_TEXT}">{inert_html(chr(10).join(lines))}</div></div>'
         )
     if kind in ("msgs", "msg"):
         items = value.get("items", []) if kind == "msgs" else [value]

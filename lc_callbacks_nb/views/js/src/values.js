@@ -271,12 +271,15 @@ export function renderValue(value, ctx = {}, depth = 0) {
   }
   if (kind === "cut") return el("span", "lcnb-val-note", cutText(v));
   if (kind === "doc") {
+    // "document title · source:" and its first lines under it (one short line beside it)
     const box = el("div", "lcnb-val-doc");
     const label = ["title", "source"].filter((k) => v[k]).map((k) => scalar(v[k])).join(" · ");
-    box.append(el("div", "lcnb-val-key", label ? `document ${label}` : "document"));
-    const text = el("div", "lcnb-val-nested lcnb-val-str", scalar(v.text ?? ""));
-    box.append(text);
-    if (typeof v.len === "number" && v.len > scalar(v.text ?? "").length) box.append(el("div", "lcnb-val-nested lcnb-val-note", `… [${v.len.toLocaleString("en-US")} characters]`));
+    const head = el("span", "lcnb-val-key", label ? `document ${label}: ` : "document: ");
+    const text = scalar(v.text ?? "");
+    const cut = typeof v.len === "number" && v.len > text.length;
+    const beside = !cut && !text.includes("\n") && head.textContent.length + text.length < INLINE;
+    box.append(head, el(beside ? "span" : "div", beside ? "lcnb-val-str" : "lcnb-val-nested lcnb-val-str", text));
+    if (cut) box.append(el("div", "lcnb-val-nested lcnb-val-note", `… [${v.len.toLocaleString("en-US")} characters]`));
     return box;
   }
   if (kind === "msgs" || kind === "msg") {
