@@ -365,6 +365,96 @@ def test_agent_tree_reads_as_a_conversation(page: LabPage, lab, chat_server):
         page.shot(2, "lab-agent-tree.png")
 
 
+# A chain whose input and output carry the hostile corpus in every kind of leaf of a Value.
+HOSTILE_VALUES = """\
+from langchain_core.documents import Document
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableLambda
+
+P = {payloads!r}
+
+
+class Opaque:
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return self.text
+
+
+value = {{p: p for p in P}}  # keys and values
+value["messages"] = (
+    [SystemMessage(p) for p in P] + [HumanMessage(p) for p in P]
+    + [AIMessage(p, tool_calls=[{{"name": p, "args": {{p: p}}, "id": str(i)}}])
+       for i, p in enumerate(P)]
+    + [ToolMessage(p, tool_call_id=str(i), name=p, status="error") for i, p in enumerate(P)]
+)
+value["documents"] = [Document(page_content=p, metadata={{"title": p, "source": p}}) for p in P]
+value["media"] = HumanMessage(content=[{{"type": "image", "url": p}} for p in P])
+value["objects"] = [Opaque(p) for p in P]
+out = await RunnableLambda(lambda v: v, name=P[0]).ainvoke(value, config={{"callbacks": [live]}})
+print(len(out))
+"""
+
+
+def test_hostile_text_in_every_leaf_stays_text(page: LabPage, lab, chat_server):
+    """The hostile Markdown corpus in every leaf of a node's input and output (keys, values,
+    messages of every role, tool names and arguments, documents, media URLs, object reprs):
+    nothing executes, nothing loads, only the ai answers are Markdown (sanitized), every other
+    leaf reads verbatim; the same holds for the earlier messages a fold shows again."""
+    from test_lab_markdown import PAYLOADS, arm_traps
+
+    dialogs = arm_traps(page)
+    name = write_notebook(
+        lab, "hostile-values.ipynb", [HOSTILE_VALUES.format(payloads=PAYLOADS)],
+        base_url=chat_server.base_url,
+    )  # fmt: skip
+    page.open(name)
+    page.page.evaluate("() => { window.alert = () => { window.__pwned = 'alert'; }; }")
+    page.run_cell(0)
+    page.run_cell(1)
+    board = page.cell(1).locator(".lcnb-board")
+    board.evaluate("b => b.querySelectorAll('details').forEach(d => { d.open = true; })")
+    folds = board.locator(".lcnb-outputs .lcnb-fold")
+    # the output repeats the input's messages: folded (the transcript, the media message)
+    assert folds.count() == 2
+    for i in range(2):
+        folds.nth(i).click()  # the earlier messages, drawn again from the page's own table
+    assert board.locator(".lcnb-outputs .lcnb-msgs-earlier").count() == 2
+    page.page.wait_for_timeout(1500)  # room for a late onerror / onload / fetch
+
+    for tag in ("img", "script", "iframe", "object", "embed", "svg", "style", "input", "form"):
+        assert board.locator(tag).count() == 0, f"a <{tag}> element inside the board"
+    inline = board.locator(".lcnb-value [style], .lcnb-value [onclick], .lcnb-value [onerror]")
+    assert inline.count() == 0
+    hrefs = board.locator(".lcnb-value a").evaluate_all(
+        "as => as.map(a => [a.getAttribute('href'), a.target, a.rel])"
+    )
+    assert hrefs, "the ai answers' safe links were dropped too"
+    for href, target, rel in hrefs:
+        assert href and href.startswith(("http://", "https://", "mailto:")), href
+        assert target == "_blank" and rel == "noopener noreferrer", (href, target, rel)
+    # only ai messages are Markdown: every other leaf is its payload, verbatim, as text
+    markdown = board.locator(".lcnb-md").count()
+    assert markdown == 2 * len(PAYLOADS), "ai answers: once in the input, once in the fold"
+    assert board.locator(".lcnb-md").evaluate_all(
+        "ms => ms.every(m => m.closest('.lcnb-msg').classList.contains('lcnb-role-ai'))"
+    )
+    leaves = board.evaluate(
+        """b => [...b.querySelectorAll('.lcnb-inputs .lcnb-msg-text, .lcnb-inputs .lcnb-val-key,'
+                 + ' .lcnb-inputs .lcnb-val-str, .lcnb-inputs .lcnb-msg-name,'
+                 + ' .lcnb-inputs .lcnb-val-call, .lcnb-inputs .lcnb-val-media')]
+               .map(e => e.textContent)"""
+    )
+    text = "\n".join(leaves)
+    for p in PAYLOADS:
+        assert text.count(p) >= 8, (p, text.count(p))  # key, value, 2 messages, doc x3, ...
+    assert page.page.evaluate("() => typeof window.__pwned") == "undefined"
+    assert not dialogs, dialogs
+    assert not page.foreign_requests(), page.foreign_requests()
+    assert not [u for u in page.requests if "evil.example" in u or u.endswith("/x")]
+
+
 def test_failing_tool_is_red_with_its_error_and_the_cell_errors(page: LabPage, lab, chat_server):
     """The agent re-raises a tool's exception: the cell shows the traceback, the tool node is
     .lcnb-failed with the error in its summary, readable without opening anything."""
