@@ -12,7 +12,8 @@ retriever input and output as LangChain hands it and shows it both ways, side by
 
 Per N: bytes shown (JSON for the reader, UTF-8 for the preview), characters they stand for,
 the median time per value and the time in all (both read every message a node is handed: the
-repr writes each, the reader looks each up in its ledger). Linear growth reads as ×2 per doubling of N; quadratic as ×4.
+repr writes each, the reader looks each up in its ledger). Linear growth reads as ×2 per
+doubling of N; quadratic as ×4.
 
 Run: ``.venv/bin/python benchmarks/bench_agent_values.py [OUT.json]`` (writes
 results/agent_values.json unless told otherwise; about 10 s).

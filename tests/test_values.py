@@ -230,6 +230,26 @@ def test_base64_and_bytes_anywhere_are_a_size() -> None:
     assert items["text"] == "a b " * 100  # long text with spaces is text
 
 
+def test_content_blocks_outside_a_message_read_like_a_message_content() -> None:
+    # a tool's multimodal result: the blocks LangChain and providers use, not a list of dicts
+    tree = read([
+        {"type": "text", "text": "Here is the chart."},
+        {"type": "image", "base64": IMAGE_B64, "mime_type": "image/png"},
+        {"type": "thinking", "thinking": "hmm" * 10, "signature": SIGNATURE},
+        {"type": "tool_use", "id": "t", "name": "plot", "input": {"x": [1, 2]}},
+    ])  # fmt: skip
+    assert tree == {"t": "list", "items": [
+        "Here is the chart.",
+        {"t": "media", "kind": "image", "size": len(IMAGE_B64) * 3 // 4, "mime": "image/png"},
+        {"t": "obj", "cls": "reasoning", "text": "[reasoning: 30 characters]"},
+        {"t": "call", "name": "plot", "args": '{"x": [1, 2]}'},
+    ]}  # fmt: skip
+    assert SIGNATURE[:20] not in dumped(tree)
+    text_only = [{"type": "text", "text": "sunny "}, {"type": "text", "text": "in Paris"}]
+    assert read(text_only) == "sunny in Paris"
+    assert read([{"type": "row", "n": 1}])["items"][0]["t"] == "map"  # other typed dicts: dicts
+
+
 # -- documents, models, containers -------------------------------------------------------
 def test_documents_show_title_source_and_first_lines() -> None:
     docs = [

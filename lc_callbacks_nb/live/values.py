@@ -402,6 +402,8 @@ class _Reader:
             return self.obj(obj)
         if items_in and all(_is_message(v) for v in items_in):
             return self.messages(list(items_in))
+        if _content_blocks(items_in):
+            return self.content(list(items_in))
         items: list[Any] = []
         for val in items_in[:MAX_ITEMS]:
             if self.left <= 0 or self.nodes > MAX_NODES:
@@ -412,6 +414,30 @@ class _Reader:
             out["cls"] = _type_name(obj)
         if len(items_in) > len(items):
             out["more"] = len(items_in) - len(items)
+        return out
+
+    def content(self, blocks: list[Mapping[str, Any]]) -> Any:
+        """Content blocks outside a message (a tool's multimodal result): text as text (all
+        text: one string), reasoning as its size, media as type and size, calls as calls."""
+        if all(b.get("type") in _TEXT_BLOCKS for b in blocks):
+            return self.text("".join(str(b.get("text") or "") for b in blocks))
+        items: list[Any] = []
+        for block in blocks[:MAX_ITEMS]:
+            kind = block.get("type")
+            if kind in _TEXT_BLOCKS:
+                items.append(self.text(str(block.get("text") or "")))
+            elif kind in _REASONING_BLOCKS:
+                size = _reasoning_size(block)
+                note = f"[reasoning: {size:,} characters]"
+                items.append({"t": "obj", "cls": "reasoning", "text": note})
+            elif kind in _CALL_BLOCKS:
+                args = block.get("input", block.get("args", block.get("arguments")))
+                items.append(self.call(block.get("name"), args))
+            else:
+                items.append(self.part(block))
+        out: dict[str, Any] = {"t": "list", "items": items}
+        if len(blocks) > len(items):
+            out["more"] = len(blocks) - len(items)
         return out
 
     def langgraph(self, name: str, obj: Any, depth: int) -> Any:
@@ -773,6 +799,20 @@ def _read_content(msg: _Message, content: Any) -> None:
         else:
             msg.parts.append(block)
     msg.text = "".join(texts)
+
+
+_MEDIA_BLOCKS = ("image", "image_url", "input_image", "audio", "input_audio", "video", "file",
+                 "input_file", "document")  # fmt: skip
+
+
+def _content_blocks(items: Any) -> bool:
+    """A list of LangChain / provider content blocks (every item a dict with a ``type``, one of
+    them text, reasoning, media or a call)."""
+    typed = (isinstance(b, Mapping) and isinstance(b.get("type"), str) for b in items)
+    if not items or not all(typed):
+        return False
+    known = (*_TEXT_BLOCKS, *_REASONING_BLOCKS, *_CALL_BLOCKS, *_MEDIA_BLOCKS)
+    return any(b["type"] in known for b in items)
 
 
 def _reasoning_size(block: Mapping[str, Any]) -> int:

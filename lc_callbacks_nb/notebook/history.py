@@ -33,6 +33,8 @@ from ..views.value_render import FoldPlaces, value_html, value_lines, value_summ
 
 PREVIEW_CHARS = 80
 ERROR_CHARS = 200
+VALUE_CHARS = 2_000  # characters of the leaves of one kept input or output (a summary, bounded)
+LEDGER_MESSAGES = 2_000  # messages a cell's record remembers (and keeps, for --json)
 
 
 @dataclass
@@ -90,7 +92,7 @@ class CellRuns:
     count: int = 0
     dropped: int = 0
     # the messages this cell's runs have shown (kept, so --json can unfold them)
-    ledger: Ledger = field(default_factory=lambda: Ledger(keep=True))
+    ledger: Ledger = field(default_factory=lambda: Ledger(LEDGER_MESSAGES, keep=True))
 
     @property
     def cell(self) -> int | None:
@@ -227,7 +229,9 @@ class RunRecorder(RunEvents):
 
 
 def _read(value: Any, ledger: Ledger) -> Any:
-    return "" if isinstance(value, str) and value == "" else read(value, ledger)
+    if isinstance(value, str) and value == "":
+        return ""
+    return read(value, ledger, budget=VALUE_CHARS)
 
 
 def _shown(text: str | None, *, model_text: bool = False) -> str | None:
