@@ -334,8 +334,10 @@ def test_nested_containers_are_bounded_in_depth_items_and_size() -> None:
     assert len(many["items"]) == values.MAX_ITEMS and many["more"] == 100_000 - values.MAX_ITEMS
     wide = read({f"k{i}": i for i in range(100_000)})
     assert wide["more"] == 100_000 - values.MAX_ITEMS
-    huge = read("x" * 10_000_000)
-    assert huge == {"t": "text", "text": "x" * values.STRING_CLIP, "len": 10_000_000}
+    huge = read("x" * 10_000_000)  # a value that is one string (a tool's result): 20,000
+    assert huge == {"t": "text", "text": "x" * values.TEXT_CLIP, "len": 10_000_000}
+    nested = read(["x" * 10_000_000])["items"][0]
+    assert nested == {"t": "text", "text": "x" * values.STRING_CLIP, "len": 10_000_000}
     big = read([{"text": "y" * 5000, "nested": [["z" * 3000] * 40] * 40}] * 40)
     assert len(dumped(big)) < 2 * values.BUDGET + 60_000
     assert read((1, 2))["cls"] == "tuple" and read({1, 2})["cls"] == "set"

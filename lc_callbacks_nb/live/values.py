@@ -52,6 +52,7 @@ __all__ = ["Ledger", "prompt_line", "read", "text_of"]
 
 # -- bounds --------------------------------------------------------------------------------
 STRING_CLIP = 1_000  # characters of one string leaf
+TEXT_CLIP = 20_000  # characters of a value that is one string (a tool's text result)
 MESSAGE_CLIP = 2_000  # characters of one message's text
 ARGS_CLIP = 400  # characters of one tool call's arguments (JSON)
 DOC_LINES = 3  # first lines of a document
@@ -890,7 +891,10 @@ def read(value: Any, ledger: Ledger | None = None, *, budget: int = BUDGET) -> A
     """``value`` as a ``Value`` tree (see ``views/protocol.py``): bounded, redacted at every
     leaf, never raising. With a ``ledger``, messages it has seen fold (and new ones join it)."""
     try:
-        return _Reader(ledger, budget).value(value)
+        reader = _Reader(ledger, budget)
+        if isinstance(value, str):  # the whole value: as much as the budget allows
+            return reader.text(value, TEXT_CLIP)
+        return reader.value(value)
     except Exception:  # pragma: no cover - _Reader.value catches per node already
         return {"t": "obj", "cls": _type_name(value), "text": ""}
 
