@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import platform
-import re
 import statistics
 import sys
 import time
@@ -36,6 +35,9 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from board_replay import stands_for  # (what a shown value stands for)
+
 from lc_callbacks_nb.live.runs import preview
 from lc_callbacks_nb.live.values import Ledger, read
 from lc_callbacks_nb.server import LocalChatServer, Reply, ToolCall
@@ -44,7 +46,6 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "agent_values.json"
 TURNS = (5, 10, 20, 40)
 OLD_CLIP = 300  # what langchain/events.py clipped previews at before the reader
-_CUT = re.compile(r"… \[(\d+) more characters\]")
 
 
 def question(n: int) -> str:
@@ -69,21 +70,6 @@ def get_weather(city: str) -> str:
 def get_time(city: str) -> str:
     """Local time in a city."""
     return f"noon in {city}"
-
-
-def stands_for(value: Any) -> int:
-    """Characters shown plus what the clip notes say was cut."""
-    if isinstance(value, str):
-        return len(value) + sum(int(n) for n in _CUT.findall(value))
-    if isinstance(value, list):
-        return sum(stands_for(v) for v in value)
-    if isinstance(value, dict):
-        total = sum(stands_for(v) for k, v in value.items() if k != "len")
-        shown = value.get("text", value.get("args"))
-        if isinstance(value.get("len"), int) and isinstance(shown, str):
-            total += max(value["len"] - len(shown), 0)
-        return total
-    return len(json.dumps(value))
 
 
 class BothWays(BaseCallbackHandler):

@@ -18,11 +18,10 @@ IOPub traffic (what the browser receives), the saved twin, text mode and ``%lc_r
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
-from board_replay import replay
+from board_replay import replay, stands_for
 from harness import KernelSession
 
 from lc_callbacks_nb.server import Reply, ToolCall
@@ -78,27 +77,8 @@ async def ask(text):
 AFTER_SETUP = ["%load_ext lc_callbacks_nb"]
 
 REPRS = ("additional_kwargs", "response_metadata", "HumanMessage(", "AIMessage(", "ToolMessage(")
-_OLD_CLIP = re.compile(r"… \[(\d+) more characters\]")
-
-
-def represented(value: Any) -> int:
-    """Characters a shown input/output stands for: what it shows, plus what each clip marker
-    says was cut (an old string preview's ``… [N more characters]``, a Value's ``len``)."""
-    if isinstance(value, str):
-        return len(value) + sum(int(n) for n in _OLD_CLIP.findall(value))
-    if isinstance(value, list):
-        return sum(represented(v) for v in value)
-    if isinstance(value, dict):
-        total = sum(represented(v) for k, v in value.items() if k != "len")
-        shown = value.get("text", value.get("args"))
-        if isinstance(value.get("len"), int) and isinstance(shown, str):
-            total += max(value["len"] - len(shown), 0)
-        return total
-    return len(json.dumps(value))
-
-
 def io_traffic(messages: list[dict[str, Any]]) -> tuple[int, int]:
-    """(bytes, represented characters) of chain/tool/retriever inputs and outputs in the
+    """(bytes, characters they stand for) of chain/tool/retriever inputs and outputs in the
     board's live ticks: each start's ``inputs``, each end's ``outputs``."""
     sent = shown = 0
     for msg in messages:
@@ -110,7 +90,7 @@ def io_traffic(messages: list[dict[str, Any]]) -> tuple[int, int]:
         for value in values:
             if value not in (None, ""):
                 sent += len(json.dumps(value, ensure_ascii=False).encode())
-                shown += represented(value)
+                shown += stands_for(value)
     return sent, shown
 
 
