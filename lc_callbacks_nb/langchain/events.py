@@ -2,9 +2,10 @@
 
 :class:`RunEvents` turns LangChain's callback arguments into two calls its subclasses implement:
 ``run_started(run_id, start)`` and ``run_ended(run_id, outcome)``. Everything about *reading*
-LangChain lives here, once: run names and models, inputs and outputs (redacted, clipped), which
-runs are framework plumbing (hidden), which cell a run belongs to (its parent's, else
-``cells.current()``), and how a run ends:
+LangChain lives here, once: run names and models, inputs and outputs (handed on as LangChain
+gave them: each subclass reads them with ``live/values.py`` into its own board's ledger, so a
+message is shown once per board), which runs are framework plumbing (hidden), which cell a run
+belongs to (its parent's, else ``cells.current()``), and how a run ends:
 
 * ``on_*_end`` -> done (a tool whose ``ToolMessage`` has ``status="error"`` -> error);
 * ``on_*_error`` -> error, except: :class:`RunStopped` (the panel's Stop) -> stopped; LangGraph's
@@ -50,6 +51,7 @@ from ..live.runs import (
     TOOL,
     preview,
 )
+from ..live.values import prompt_line, text_of
 from ..notebook import cells
 from . import closed_streams, control_flow
 from .inline import InlineHandlerMixin
@@ -66,7 +68,6 @@ from .payloads import (
 F = TypeVar("F", bound=Callable[..., Any])
 
 HIDDEN_TAG = "langsmith:hidden"  # LangChain/LangGraph's mark for internal runs
-INPUT_PREVIEW = 300
 _INTERRUPTS = (KeyboardInterrupt, asyncio.CancelledError)
 
 
@@ -80,7 +81,9 @@ class Start:
     cell: cells.Cell
     model: str = ""
     tags: tuple[str, ...] = ()
-    inputs: str = ""
+    # what the run was given, as LangChain passed it ("" for nothing); for model runs, one
+    # redacted line (live/values.prompt_line). Read it at once: LangChain may mutate it later.
+    inputs: Any = ""
     thread: str | None = None  # LangGraph thread id, when the run reports one
     stoppable: bool = False  # started on the loop of a running task: the kernel hears a Stop
     tool_call_id: str | None = None  # tool runs: the model's tool call that started it
@@ -93,7 +96,7 @@ class Outcome:
 
     status: str
     error: str = ""
-    outputs: str = ""
+    outputs: Any = ""  # the run's result as LangChain passed it ("" for nothing)
     usage: dict[str, int] = field(default_factory=dict)
     final_text: str | None = None
     final_reasoning: str | None = None  # the final message's reasoning (content blocks)
@@ -261,7 +264,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
             cell=cell,
             model=model,
             tags=tag_tuple,
-            inputs=preview(inputs, INPUT_PREVIEW) if inputs != "" else "",
+            inputs=inputs,
             thread=control_flow.thread_of(metadata),
             stoppable=_on_kernel_loop(),
             tool_call_id=tool_call_id,
@@ -362,7 +365,6 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        last = messages[0][-1] if messages and messages[0] else None
         self._start(
             run_id,
             parent_run_id,
@@ -371,7 +373,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
             tags=tags,
             metadata=metadata,
             model=model_name(serialized, metadata),
-            inputs=getattr(last, "content", "") if last is not None else "",
+            inputs=prompt_line(messages[0]) if messages else "",
         )
 
     @guarded
@@ -444,7 +446,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         if paused is not None:  # a graph that returned at an interrupt() is waiting, not done
             self._end(run_id, Outcome(PAUSED, error=redact(paused)))
             return
-        self._end(run_id, Outcome(DONE, outputs=preview(outputs, INPUT_PREVIEW)))
+        self._end(run_id, Outcome(DONE, outputs=outputs))
 
     @guarded
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
@@ -480,11 +482,11 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         if getattr(output, "status", None) == "error":
             # handle_tool_error / handle_validation_error: LangChain ends the run "normally"
             # with an error ToolMessage; it still failed.
-            text = preview(content, INPUT_PREVIEW).strip()
-            first = text.splitlines()[0] if text else "tool error"
-            self._end(run_id, Outcome(ERROR, error=first, outputs=preview(content)))
+            text = preview(content if isinstance(content, str) else text_of(content), 300)
+            first = text.strip().splitlines()[0] if text.strip() else "tool error"
+            self._end(run_id, Outcome(ERROR, error=first, outputs=content))
             return
-        self._end(run_id, Outcome(DONE, outputs=preview(content)))
+        self._end(run_id, Outcome(DONE, outputs=content))
 
     @guarded
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
@@ -514,8 +516,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
 
     @guarded
     def on_retriever_end(self, documents: Sequence[Any], *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
-        count = len(documents)
-        self._end(run_id, Outcome(DONE, outputs=f"{count} document{'s' if count != 1 else ''}"))
+        self._end(run_id, Outcome(DONE, outputs=list(documents)))
 
     @guarded
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..langchain.tokens import CHANNELS, REASONING, TEXT, TOOL_ARGS, Piece, ThinkSplitter
 from .redact import StreamRedactor, redact, redact_model_text
+from .values import Ledger, read
 
 # The one vocabulary of statuses, for panels, text mode, the static twin and %lc_runs.
 RUNNING = "running"
@@ -76,7 +77,7 @@ class Run:
     started_at: float
     model: str = ""
     tags: tuple[str, ...] = ()
-    inputs: str = ""
+    inputs: Any = ""  # a Value (live/values.py), read when the run started
     extra: dict[str, Any] = field(default_factory=dict)  # stoppable, tool_call_id, thread
     status: str = RUNNING
     stop: bool = False  # a Stop was asked for: the next token raises RunStopped
@@ -87,7 +88,7 @@ class Run:
     ended_at: float | None = None
     tokens: int = 0
     usage: dict[str, int] | None = None
-    outputs: str = ""
+    outputs: Any = ""  # a Value, read when the run ended
     error: str = ""
     tool_calls: list[dict[str, str]] | None = None
     events: list[str] = field(default_factory=list)
@@ -180,6 +181,8 @@ class RunBoard:
         self._done: list[Run] = []  # finished since the last collect
         self._order = 0
         self.total_started = 0
+        # the messages this board has shown: a node's input or output folds those it repeats
+        self.ledger = Ledger()
 
     # -- events -------------------------------------------------------------------------
     def start(
@@ -191,9 +194,10 @@ class RunBoard:
         *,
         model: str = "",
         tags: tuple[str, ...] = (),
-        inputs: str = "",
+        inputs: Any = "",
         extra: dict[str, Any] | None = None,
     ) -> Run:
+        inputs = self.read(inputs)  # outside the lock: the flush thread need not wait
         with self.lock:
             run = Run(
                 id=run_id,
@@ -244,7 +248,7 @@ class RunBoard:
         *,
         status: str = DONE,
         usage: dict[str, int] | None = None,
-        outputs: str = "",
+        outputs: Any = "",
         error: str = "",
         final_text: str | None = None,
         final_reasoning: str | None = None,
@@ -254,6 +258,9 @@ class RunBoard:
         """End a run. Returns False if it had already ended (a late or duplicate event).
         ``final_text`` is the reply's text with any leading think block already split off;
         ``final_reasoning`` fills the reasoning channel when nothing streamed into it."""
+        if run.status != RUNNING:
+            return False
+        outputs = self.read(outputs)
         with self.lock:
             if run.status != RUNNING:
                 return False
@@ -281,6 +288,12 @@ class RunBoard:
             self._live.pop(run.id, None)
             self._done.append(run)
             return True
+
+    def read(self, value: Any) -> Any:
+        """An input or output as a Value; messages this board showed before are folded."""
+        if isinstance(value, str) and value == "":
+            return ""
+        return read(value, self.ledger)
 
     @property
     def live_count(self) -> int:
@@ -342,7 +355,7 @@ class RunBoard:
                     update["final"] = {c: run.shown(c) for c in CHANNELS if run.text[c]}
                     if run.usage:
                         update["usage"] = run.usage
-                    if run.outputs:
+                    if run.outputs is not None and run.outputs != "":
                         update["outputs"] = run.outputs
                     if run.error:
                         update["error"] = run.error
