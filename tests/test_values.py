@@ -692,3 +692,25 @@ def test_writers_never_raise_on_malformed_trees() -> None:
 )  # fmt: skip
 def test_scalars_and_short_values_are_one_line(value: Any, line: str) -> None:
     assert value_lines(read(value)) == [line]
+
+
+def test_responses_api_function_call_blocks_read_as_the_tool_calls_they_are():
+    """ChatOpenAI(use_responses_api=True): an AI message's content holds function_call blocks
+    (item id fc_..., call_id = the tool call's id) beside tool_calls: shown once, as calls."""
+    from langchain_core.messages import AIMessage
+
+    from lc_callbacks_nb.live.values import read
+    from lc_callbacks_nb.views.value_render import value_lines
+
+    message = AIMessage(
+        content=[
+            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "h"}]},
+            {"type": "function_call", "name": "get_weather", "arguments": '{"city": "Paris"}',
+             "call_id": "call_1", "id": "fc_1", "index": 0},
+        ],
+        tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1"}],
+    )
+    shown = "\n".join(value_lines(read([message])))
+    assert 'get_weather({"city": "Paris"})' in shown
+    for noise in ("function_call", "call_id", "fc_1", "index", "arguments"):
+        assert noise not in shown, shown

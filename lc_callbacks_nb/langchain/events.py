@@ -53,9 +53,10 @@ from ..live.runs import (
 )
 from ..live.values import prompt_line, text_of
 from ..notebook import cells
-from . import control_flow
+from . import closed_streams, control_flow
 from .inline import InlineHandlerMixin
 from .payloads import (
+    final_reasoning,
     final_text,
     model_name,
     run_name,
@@ -98,6 +99,7 @@ class Outcome:
     outputs: Any = ""  # the run's result as LangChain passed it ("" for nothing)
     usage: dict[str, int] = field(default_factory=dict)
     final_text: str | None = None
+    final_reasoning: str | None = None  # the final message's reasoning (content blocks)
     tool_args: str | None = None
     tool_calls: list[dict[str, str]] = field(default_factory=list)
 
@@ -200,6 +202,9 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         self._events_lock = threading.Lock()
         self.internal_errors: list[str] = []
         self._listening = False
+        # Before any stream this handler will see starts (a generator keeps the finalizer of
+        # its first iteration): made in a kernel cell, this is the kernel loop's thread.
+        closed_streams.install()
 
     # -- for subclasses ------------------------------------------------------------------
     def run_started(self, run_id: UUID, start: Start) -> bool:
@@ -273,6 +278,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         self._live[run_id] = cell
         self._parents[run_id] = parent_run_id
         self._watch_task(run_id)
+        closed_streams.watch(self, run_id)
 
     def _end(self, run_id: UUID, outcome: Outcome) -> None:
         self._hidden.pop(run_id, None)
@@ -280,6 +286,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         parent = self._parents.pop(run_id, None)
         if self._live.pop(run_id, None) is None:
             return
+        closed_streams.forget(self, run_id)
         if paused is not None and outcome.status == DONE:
             outcome = Outcome(PAUSED, error=paused, outputs=outcome.outputs, usage=outcome.usage)
         if outcome.status == PAUSED and parent is not None:
@@ -314,6 +321,25 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         for run_id in runs:
             if run_id in self._live:
                 self._end(run_id, Outcome(INTERRUPTED, error="interrupted"))
+
+    def runs_of_task(self, task: asyncio.Task[Any]) -> set[UUID]:
+        """Live runs started in ``task`` (closed_streams: tasks a dropped stream held)."""
+        with self._events_lock:
+            return {r for r in self._task_runs.get(task, ()) if r in self._live}
+
+    def stream_closed(self, run_id: UUID) -> None:
+        """The stream a run was started under was dropped before its end (closed_streams):
+        the run and every run still live under it end now, innermost first."""
+        try:
+            if run_id not in self._live:
+                return
+            doomed = [run_id]
+            for parent in doomed:  # grows as it goes: breadth-first over the live tree
+                doomed.extend(r for r, p in list(self._parents.items()) if p == parent)
+            for rid in reversed(doomed):
+                self._end(rid, Outcome(INTERRUPTED, error="stream closed before its end"))
+        except Exception as exc:
+            self.internal_error(exc)
 
     def cell_ended(self, cell: cells.Cell, interrupted: bool) -> None:
         """After every cell (cells.on_cell_end): an interrupt ends that cell's live runs."""
@@ -381,6 +407,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
                 DONE,
                 usage=usage_of(response),
                 final_text=final_text(response),
+                final_reasoning=final_reasoning(response),
                 tool_args=tool_calls_of(response),
                 tool_calls=tool_call_infos(response),
             ),

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..langchain.tokens import CHANNELS, TEXT, TOOL_ARGS, Piece
+from ..langchain.tokens import CHANNELS, REASONING, TEXT, TOOL_ARGS, Piece, ThinkSplitter
 from .redact import StreamRedactor, redact, redact_model_text
 from .values import Ledger, read
 
@@ -102,6 +102,9 @@ class Run:
     # When the model's stream finished (its finish chunk). agenerate ends all its runs
     # together, after the slowest: a short run's figures stop here, not at that end.
     stream_done_at: float | None = None
+    # A leading <think>...</think> in the text goes to the reasoning channel; None once the
+    # text is known to have none (or it closed): the token fast path is then taken.
+    think: ThinkSplitter | None = field(default_factory=ThinkSplitter)
 
     def full(self, channel: str = TEXT) -> str:
         return "".join(self.text[channel])
@@ -142,6 +145,16 @@ class Run:
             "inputs": self.inputs,
             **self.extra,
         }
+
+
+def _split_text(think: ThinkSplitter, pieces: list[Piece]) -> list[Piece]:
+    out: list[Piece] = []
+    for channel, text in pieces:
+        if channel == TEXT:
+            out.extend(think.feed(text))
+        else:
+            out.append((channel, text))
+    return out
 
 
 @dataclass
@@ -207,6 +220,11 @@ class RunBoard:
         with self.lock:
             if run.status != RUNNING:
                 return
+            think = run.think
+            if think is not None:
+                pieces = _split_text(think, pieces)
+                if think.passthrough:
+                    run.think = None
             for channel, text in pieces:
                 run.text[channel].append(text)
             run.tokens += 1
@@ -233,16 +251,23 @@ class RunBoard:
         outputs: Any = "",
         error: str = "",
         final_text: str | None = None,
+        final_reasoning: str | None = None,
         final_tool_args: str | None = None,
         tool_calls: list[dict[str, str]] | None = None,
     ) -> bool:
-        """End a run. Returns False if it had already ended (a late or duplicate event)."""
+        """End a run. Returns False if it had already ended (a late or duplicate event).
+        ``final_text`` is the reply's text with any leading think block already split off;
+        ``final_reasoning`` fills the reasoning channel when nothing streamed into it."""
         if run.status != RUNNING:
             return False
         outputs = self.read(outputs)
         with self.lock:
             if run.status != RUNNING:
                 return False
+            if run.think is not None:  # what the splitter still held when the stream ended
+                for channel, text in run.think.flush():
+                    run.text[channel].append(text)
+                run.think = None
             run.status = status
             run.ended_at = self.clock()
             run.usage = usage
@@ -255,6 +280,8 @@ class RunBoard:
                 run.text[TEXT] = [final_text]
                 run.sent[TEXT] = 0
                 run.redactors.pop(TEXT, None)
+            if final_reasoning and not run.text[REASONING]:
+                run.text[REASONING] = [final_reasoning]  # reasoning of a run that did not stream
             if final_tool_args and not run.text[TOOL_ARGS]:
                 run.text[TOOL_ARGS] = [final_tool_args]  # tool calls of a run that did not stream
             run.meta_changed = True

@@ -742,9 +742,11 @@ class _Message:
             if not msg.calls and isinstance(extra.get("function_call"), Mapping):
                 fc = extra["function_call"]
                 msg.calls.append((fc.get("name"), fc.get("arguments"), False))
-            if calls:  # the same calls again as content blocks (Anthropic's tool_use)
-                ids = {c.get("id") for c in calls}
-                msg.parts = [p for p in msg.parts if not _duplicate_call(p, ids)]
+            if calls:  # the same calls again as content blocks (Anthropic's tool_use, OpenAI
+                # Responses' function_call, whose call_id is the tool call's id)
+                ids = {c.get("id") for c in calls} - {None}
+                names = {c.get("name") for c in calls}
+                msg.parts = [p for p in msg.parts if not _duplicate_call(p, ids, names)]
             return msg
         if isinstance(obj, Mapping):
             role = obj["role"]
@@ -827,10 +829,13 @@ def _reasoning_size(block: Mapping[str, Any]) -> int:
     return size
 
 
-def _duplicate_call(block: Any, ids: set[Any]) -> bool:
-    return (
-        isinstance(block, Mapping) and block.get("type") in _CALL_BLOCKS and block.get("id") in ids
-    )
+def _duplicate_call(block: Any, ids: set[Any], names: set[Any]) -> bool:
+    if not isinstance(block, Mapping) or block.get("type") not in _CALL_BLOCKS:
+        return False
+    if block.get("id") in ids or block.get("call_id") in ids:
+        return True
+    # no id to match (some providers): a call block naming a parsed call is that call
+    return block.get("id") is None and block.get("call_id") is None and block.get("name") in names
 
 
 def _media_block(block: Any) -> dict[str, Any] | None:

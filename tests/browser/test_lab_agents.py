@@ -54,8 +54,10 @@ AGENT_SETUP = """\
 from langchain.agents import create_agent
 from langchain_core.tools import tool
 
-# No streaming=True: only force_stream makes the agent's ainvoke calls stream.
-model = ChatOpenAI(base_url=BASE_URL, api_key="sk-local", model="gpt-4o-mini", max_retries=0)
+# No streaming=True: only force_stream makes the agent's ainvoke calls stream (the Responses
+# API, whose streamed reply is the same message: force_stream leaves Chat Completions alone).
+model = ChatOpenAI(base_url=BASE_URL, api_key="sk-local", model="gpt-4o-mini", max_retries=0,
+                   use_responses_api=True)
 
 
 @tool
