@@ -62,8 +62,9 @@ def twin(cell: nbformat.NotebookNode) -> str:
 
 
 def widget_rows(nb: nbformat.NotebookNode, cell: nbformat.NotebookNode) -> list[dict]:
-    (out,) = [o for o in cell.outputs if "application/vnd.jupyter.widget-view+json" in o.data]
-    model_id = out.data["application/vnd.jupyter.widget-view+json"]["model_id"]
+    view = "application/vnd.jupyter.widget-view+json"
+    (out,) = [o for o in cell.outputs if view in o.get("data", {})]
+    model_id = out.data[view]["model_id"]
     state = nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]
     return saved_runs(state[model_id])
 
@@ -74,6 +75,16 @@ BREAKS = {
     "agent": (
         "async for step in agent.astream({'messages': [('user', 'Weather in Paris?')]}):\n"
         "    break"
+    ),
+    "astream_events v1": (
+        "async for event in chat.astream_events('Tell me a joke', version='v1'):\n"
+        "    if event['event'] == 'on_chat_model_stream':\n"
+        "        break"
+    ),
+    "astream_events v2": (
+        "async for event in chat.astream_events('Tell me a joke', version='v2'):\n"
+        "    if event['event'] == 'on_chat_model_stream':\n"
+        "        break"
     ),
     "held, closed": (
         "agen = chat.astream('Tell me a joke')\n"

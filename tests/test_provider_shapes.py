@@ -134,7 +134,8 @@ THINK_CASES = {
         "a",
         "Use </think> and <think> literally.",
     ),
-    "multi-line": ("<think>\nline 1\nline 2\n</think>\nFinal.", "\nline 1\nline 2\n", "Final."),
+    "multi-line": ("<think>\nline 1\n\nline 2\n</think>\nFinal.", "line 1\n\nline 2", "Final."),
+    "unclosed, trailing space": ("<think> pondering  \n", "pondering", ""),
 }
 
 

@@ -21,6 +21,7 @@ goes on as before.
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import sys
 import threading
@@ -79,6 +80,10 @@ class _Registry:
                 return []
             return list(entry[1])
 
+    def watched(self, owner: Owner, run_id: UUID) -> bool:
+        with self._lock:
+            return (owner, run_id) in self._frames_of
+
     def owners(self) -> list[Owner]:
         with self._lock:
             return list({owner for owner, _ in self._frames_of})
@@ -119,31 +124,48 @@ def forget(owner: Owner, run_id: UUID) -> None:
     REGISTRY.forget(owner, run_id)
 
 
+def collect_dropped(owner: Owner, run_ids: list[UUID]) -> None:
+    """A cell ends with some of its runs live inside async generators. A generator dropped in a
+    reference cycle (``astream_events(version="v1")`` makes one) is finalized only by the
+    garbage collector, whenever it next runs: run it now, once, so a dropped stream's runs end
+    in their own cell. A stream the caller still holds is reachable and stays as it is."""
+    if any(REGISTRY.watched(owner, run_id) for run_id in run_ids):
+        gc.collect()
+
+
 # -- what a finalized generator holds ----------------------------------------------------------
-def _held(frame: FrameType, depth: int) -> Iterator[tuple[str, Any]]:
-    """("frame", f) for frame and the frames of async generators it holds; ("task", t) for the
-    tasks in their locals."""
+def _held(agen: Any, depth: int) -> Iterator[tuple[str, Any]]:
+    """("frame", f) for the frame of ``agen`` and of the async generators it holds; ("task", t)
+    for the tasks they hold. What a generator holds is what the garbage collector sees it
+    refer to: its locals *and* its value stack (``async for x in other_gen()`` keeps
+    ``other_gen`` on the stack only: astream_events v1 iterates astream_log that way)."""
+    frame = getattr(agen, "ag_frame", None)
+    if frame is None:  # finished already: its runs have ended
+        return
     yield "frame", frame
     if depth <= 0:
         return
     try:
-        values = list(frame.f_locals.values())
-    except Exception:  # a frame being torn down
+        held = gc.get_referents(agen)
+    except Exception:  # a generator being torn down
         return
-    for value in values:
+    for value in held:
         if isinstance(value, asyncio.Task):
             yield "task", value
-        elif inspect.isasyncgen(value) and value.ag_frame is not None:
-            yield from _held(value.ag_frame, depth - 1)
+        elif inspect.isasyncgen(value):
+            yield from _held(value, depth - 1)
+        elif isinstance(value, dict):  # locals of a frame that has materialized them
+            for item in list(value.values()):
+                if isinstance(item, asyncio.Task):
+                    yield "task", item
+                elif inspect.isasyncgen(item):
+                    yield from _held(item, depth - 1)
 
 
 def runs_held_by(agen: Any) -> list[tuple[Owner, UUID]]:
-    frame = getattr(agen, "ag_frame", None)
-    if frame is None:  # finished already: its runs have ended
-        return []
     found: list[tuple[Owner, UUID]] = []
     owners = REGISTRY.owners()
-    for kind, item in _held(frame, _HOLD_DEPTH):
+    for kind, item in _held(agen, _HOLD_DEPTH):
         if kind == "frame":
             found.extend(REGISTRY.under(item))
         else:

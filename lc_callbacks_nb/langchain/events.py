@@ -344,10 +344,12 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
     def cell_ended(self, cell: cells.Cell, interrupted: bool) -> None:
         """After every cell (cells.on_cell_end): an interrupt ends that cell's live runs."""
         try:
+            mine = [r for r, run_cell in list(self._live.items()) if run_cell.key == cell.key]
             if interrupted:
-                for run_id, run_cell in list(self._live.items()):
-                    if run_cell.key == cell.key:
-                        self._end(run_id, Outcome(INTERRUPTED, error="interrupted"))
+                for run_id in mine:
+                    self._end(run_id, Outcome(INTERRUPTED, error="interrupted"))
+            elif mine:
+                closed_streams.collect_dropped(self, mine)
             self.cell_finished(cell)
         except Exception as exc:
             self.internal_error(exc)

@@ -182,14 +182,16 @@ def _partial_suffix(text: str, tag: str) -> int:
 
 class ThinkSplitter:
     """Routes a model's text: a leading ``<think>…</think>`` block (after optional whitespace)
-    to the reasoning channel, the rest to the text channel; whitespace right after the closing
-    tag is dropped. Feed text pieces in order; :meth:`flush` when the stream ends. Once the
-    text is known to hold no such block (or it has closed), :attr:`passthrough` is True and
-    pieces go straight through."""
+    to the reasoning channel, the rest to the text channel. Whitespace at the edges of the block
+    and right after it is dropped (it only frames the reasoning). Feed text pieces in order;
+    :meth:`flush` when the stream ends. Once the text is known to hold no such block (or it has
+    closed), :attr:`passthrough` is True and pieces go straight through."""
 
     def __init__(self) -> None:
-        self.state = "start"  # start -> think -> after -> text, or start -> text
+        # start -> think -> after -> text, or start -> text
+        self.state = "start"
         self.buf = ""
+        self.thought = False  # some reasoning was emitted (so leading whitespace is past)
 
     @property
     def passthrough(self) -> bool:
@@ -209,12 +211,19 @@ class ThinkSplitter:
                 return [(TEXT, rest)]
             self.state, self.buf = "think", head[len(OPEN_THINK) :]
         if self.state == "think":
+            if not self.thought:
+                self.buf = self.buf.lstrip()
             end = self.buf.find(CLOSE_THINK)
             if end < 0:
-                cut = len(self.buf) - _partial_suffix(self.buf, CLOSE_THINK)
+                # hold back what may be the closing tag, and whitespace that may end the block
+                held = self.buf[: len(self.buf) - _partial_suffix(self.buf, CLOSE_THINK)]
+                cut = len(held.rstrip())
                 thought, self.buf = self.buf[:cut], self.buf[cut:]
-                return [(REASONING, thought)] if thought else out
-            thought, self.buf = self.buf[:end], self.buf[end + len(CLOSE_THINK) :]
+                if thought:
+                    self.thought = True
+                    out.append((REASONING, thought))
+                return out
+            thought, self.buf = self.buf[:end].rstrip(), self.buf[end + len(CLOSE_THINK) :]
             if thought:
                 out.append((REASONING, thought))
             self.state = "after"
@@ -229,6 +238,8 @@ class ThinkSplitter:
     def flush(self) -> list[Piece]:
         """The stream ended: whatever was held back (an unclosed block is all reasoning)."""
         held, self.buf = self.buf, ""
+        if self.state == "think":
+            held = held.rstrip()
         if not held or self.state == "after":
             return []
         return [(REASONING if self.state == "think" else TEXT, held)]
