@@ -25,11 +25,13 @@ copyright = "2026, The lc_callbacks_nb authors"
 
 extensions = ["myst_nb"]
 
-# The pages: the README (home), the guide notebooks, the changelog, the notes on browser tests
-# the README links to. Everything else in the repository (tests, package, .venv) is not a page.
+# The pages: the README (home), the guide notebooks, the changelog and every note in docs/ (the
+# README links to them; listing the folder means a new note cannot be left out of the site).
+# Everything else in the repository (tests, package, .venv) is not a page.
 root_doc = "README"
 GUIDE = sorted(p.stem for p in (HERE.parent / "notebooks").glob("*.ipynb"))
-EXTRA_PAGES = ["CHANGELOG", "docs/browser-testing"]
+NOTES = sorted(f"docs/{p.stem}" for p in HERE.glob("*.md"))
+EXTRA_PAGES = ["CHANGELOG", *NOTES]
 include_patterns = ["README.md", "notebooks/*.ipynb", *(f"{p}.md" for p in EXTRA_PAGES)]
 exclude_patterns = ["docs/_build", "**/.ipynb_checkpoints"]
 templates_path = ["_templates"]
