@@ -19,6 +19,7 @@ SCRIPTS = [
     "bench_sync_handlers.py",
     "bench_saved_size.py",
     "bench_frontend.py",
+    "bench_agent_values.py",
 ]
 
 

@@ -1,10 +1,13 @@
 """LangChain callbacks, first-class in Jupyter: live run panels, safe sync handlers, magics."""
 
+from importlib.metadata import version as _version
+
 from .langchain.events import RunStopped
 from .langchain.threadsafe import threadsafe
 from .live.handler import LiveStreamHandler
 
-__version__ = "0.1.0"
+# The one version source is labextension/package.json (read at build time, pyproject.toml).
+__version__ = _version(__name__)
 __all__ = [
     "LiveStreamHandler",
     "RunStopped",

@@ -1,5 +1,7 @@
 """``python -m lc_callbacks_nb enable|disable|status [--user | --sys-prefix] [--profile NAME]``.
 
+``python -m lc_callbacks_nb --version`` prints the installed version.
+
 ``enable`` makes new kernels load the extension (see ``notebook/autoload.py``) by adding a
 startup file of its own; no list of extensions anywhere is changed. The default location is
 ``--sys-prefix`` (``{sys.prefix}/etc/ipython/startup``): kernels of this environment only.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import __version__
 from .notebook import autoload
 
 
@@ -21,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m lc_callbacks_nb",
         description="Load lc_callbacks_nb in every new IPython kernel (opt-in), or stop that.",
     )
+    parser.add_argument("--version", action="version", version=f"lc_callbacks_nb {__version__}")
     parser.add_argument("command", choices=["enable", "disable", "status"])
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--user", action="store_true", help="the IPython profile folder")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -265,3 +266,22 @@ def _with_buffers(data: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
         if len(path) == 1:
             state[path[0]] = bytes(buf)
     return {**data, "state": state}
+
+
+_OLD_CLIP = re.compile(r"… \[(\d+) more characters\]")
+
+
+def stands_for(value: Any) -> int:
+    """Characters a shown input or output stands for: what it shows, plus what each clip note
+    says was cut (an old string preview's ``… [N more characters]``, a Value's ``len``)."""
+    if isinstance(value, str):
+        return len(value) + sum(int(n) for n in _OLD_CLIP.findall(value))
+    if isinstance(value, list):
+        return sum(stands_for(v) for v in value)
+    if isinstance(value, dict):
+        total = sum(stands_for(v) for k, v in value.items() if k != "len")
+        shown = value.get("text", value.get("args"))
+        if isinstance(value.get("len"), int) and isinstance(shown, str):
+            total += max(value["len"] - len(shown), 0)
+        return total
+    return len(json.dumps(value))

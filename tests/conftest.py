@@ -41,3 +41,20 @@ def kernel():
     """A bare kernel, no setup."""
     with KernelSession() as session:
         yield session
+
+
+# --- release: the build tools under tools/ (not a package), loaded by path ---------------------
+@pytest.fixture(scope="session")
+def third_party_notices():
+    """tools/third_party_notices.py: renders THIRD_PARTY_NOTICES.md from the licence reports."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "third_party_notices.py"
+    spec = importlib.util.spec_from_file_location("third_party_notices", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module

@@ -5,11 +5,15 @@ committed, so installing the package needs no Node. Its first line records a sha
 sources and package-lock.json; recomputed here in Python, a stale bundle fails without node.
 With node and npm present, the bundle is also rebuilt into a temporary folder and compared
 byte for byte (skipped, with the reason, when they are missing or npm cannot fetch).
+
+The same build writes js/third-party-licenses.json (the npm packages the bundle holds, with their
+licence texts), carrying the same sources hash; THIRD_PARTY_NOTICES.md is rendered from it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -22,6 +26,7 @@ from lc_callbacks_nb.views import widget as w
 
 VIEWS = Path(w.__file__).parent
 JS = VIEWS / "js"
+LICENSES = JS / "third-party-licenses.json"
 
 
 def inputs() -> list[str]:
@@ -46,6 +51,22 @@ def test_bundle_header_matches_its_sources():
     assert found, "the bundle has no sources-sha256 header: rebuild it with `make js`"
     assert found.group(1).decode() == sources_hash(), (
         "static/board.bundle.js was not built from the current sources: run `make js`"
+    )
+
+
+def test_licence_report_and_notices_match_the_bundle(third_party_notices):
+    """The bundle's licence report is from the same build, and the notices render it as it is."""
+    report = json.loads(LICENSES.read_text())
+    assert report["sourcesSha256"] == sources_hash(), (
+        "js/third-party-licenses.json was not built from the current sources: run `make js`"
+    )
+    names = {p["name"] for p in report["packages"]}
+    assert {"markdown-it", "dompurify", "highlight.js"} <= names, names
+    board = third_party_notices.BUILDS[0]
+    assert board.report == LICENSES
+    notices = third_party_notices.NOTICES.read_text()
+    assert third_party_notices.section(board) in notices, (
+        "THIRD_PARTY_NOTICES.md does not list what the bundle holds: run `make js`"
     )
 
 
@@ -113,13 +134,14 @@ def test_rebuild_gives_the_same_bytes(tmp_path: Path):
         )  # fmt: skip
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         pytest.skip(f"npm ci could not install the pinned packages: {exc}")
-    out = tmp_path / "bundle.js"
+    out, licenses = tmp_path / "bundle.js", tmp_path / "licenses.json"
     subprocess.run(
-        [node, "build.mjs", "--out", str(out)],
+        [node, "build.mjs", "--out", str(out), "--licenses", str(licenses)],
         cwd=views / "js", check=True, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     same = out.read_bytes() == w.BUNDLE.read_bytes()
     assert same, "`make js` output differs from the shipped bundle"
+    assert licenses.read_bytes() == LICENSES.read_bytes(), "run `make js`: the licence report"
 
 
 WIRE_SETUP = """

@@ -193,3 +193,24 @@ def test_lc_runs_never_shows_a_secret_the_panel_hides(monkeypatch):
     for secret in ("abcdef0123456789", "no-known-shape-0123456789", "sk-live-abcdefghijklmnop"):
         assert secret not in shown
     assert "api_key=***" in shown and "Bearer sk-***" in shown
+
+
+def test_inputs_and_outputs_are_kept_as_bounded_values():
+    """What %lc_runs keeps of a chain's input and output: the panel's reading, smaller (a
+    summary of a run, kept for 20 cells): a huge value costs a few kilobytes, not megabytes."""
+    import json
+
+    from langchain_core.runnables import RunnableLambda
+
+    rec = recorder([7])
+    big = {"rows": [{"text": "x" * 100_000, "n": i} for i in range(1_000)], "api_key": "abc12345"}
+    RunnableLambda(lambda v: v, name="echo").invoke(big, config={"callbacks": [rec]})
+    (row,) = rec.view().data()
+    for key in ("inputs", "outputs"):
+        text = json.dumps(row[key])
+        assert len(text) < 20_000, (key, len(text))
+        assert "abc12345" not in text
+    rows = row["inputs"]["items"][0][1]
+    assert rows["items"][0]["items"][0][1]["len"] == 100_000  # clipped, with its full length
+    assert rows["more"] > 900  # the rest counted, not kept
+    assert row["inputs"]["more"] == 1  # the budget spent: api_key counted, not shown

@@ -3,7 +3,8 @@
 Its sources are in ``labextension/`` (``src/index.js``, ``package.json``, ``package-lock.json``);
 ``make labextension`` builds them into ``lc_callbacks_nb/labextension/`` (committed) and records
 a sha256 of the sources in the built ``package.json`` (``lcnb.sourcesSha256``). The wheel ships
-the build as ``share/jupyter/labextensions/lc-callbacks-nb`` (an editable install too).
+the build once, as ``share/jupyter/labextensions/lc-callbacks-nb`` (an editable install too), and
+THIRD_PARTY_NOTICES.md lists what it bundles (from the builder's third-party-licenses.json).
 
 Checked: the build is complete and not older than its sources; pyproject ships it; and this
 venv's JupyterLab finds it, enabled, and the copy it finds is this build. What the extension
@@ -64,6 +65,17 @@ def test_build_matches_its_sources() -> None:
     assert "src/index.js" in files
 
 
+def test_notices_list_what_the_build_bundles(third_party_notices) -> None:
+    """THIRD_PARTY_NOTICES.md renders the build's own licence report (webpack's modules)."""
+    build = third_party_notices.BUILDS[1]
+    assert build.report == BUILT / "static" / "third-party-licenses.json"
+    notices = third_party_notices.NOTICES.read_text()
+    assert third_party_notices.section(build) in notices, (
+        f"THIRD_PARTY_NOTICES.md does not list what the extension bundles: {REBUILD}"
+    )
+    assert third_party_notices.render() == notices, "THIRD_PARTY_NOTICES.md is stale"
+
+
 def test_build_needs_no_network() -> None:
     """No URL in the shipped code: nothing is fetched from a CDN or anywhere else."""
     for path in (BUILT / "static").glob("*.js"):
@@ -74,10 +86,12 @@ def test_build_needs_no_network() -> None:
 def test_wheel_ships_the_build() -> None:
     tomllib = pytest.importorskip("tomllib")
     config = tomllib.loads((REPO / "pyproject.toml").read_text())
-    shared = config["tool"]["hatch"]["build"]["targets"]["wheel"]["shared-data"]
+    wheel = config["tool"]["hatch"]["build"]["targets"]["wheel"]
+    shared = wheel["shared-data"]
     target = f"share/jupyter/labextensions/{NAME}"
     assert shared["lc_callbacks_nb/labextension"] == target
     assert shared["labextension/install.json"] == f"{target}/install.json"
+    assert "/lc_callbacks_nb/labextension" in wheel["exclude"], "shipped once: as shared data"
     install = json.loads((SOURCE / "install.json").read_text())
     assert install["packageName"] == config["project"]["name"]
 

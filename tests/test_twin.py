@@ -152,9 +152,9 @@ def test_clipping_marker_with_full_length() -> None:
     assert text.endswith("x" * 100 + "… [clipped: 100 of 54,321 characters]")
     page = render_html([run("x", final={"text": long})])
     assert "… [clipped: 20,000 of 54,321 characters]" in page
-    # tool inputs/outputs are clipped like the live board (1,500)
+    # tool inputs/outputs (as text, views/value_render.py) are clipped at 4,000
     tool = render_plain([run("t", "tool", inputs="i" * 5000)])
-    assert "… [clipped: 1,500 of 5,000 characters]" in tool
+    assert "… [clipped: 4,000 of 5,000 characters]" in tool
 
 
 def test_total_budget_bounds_many_runs() -> None:

@@ -2,9 +2,10 @@
 
 :class:`RunEvents` turns LangChain's callback arguments into two calls its subclasses implement:
 ``run_started(run_id, start)`` and ``run_ended(run_id, outcome)``. Everything about *reading*
-LangChain lives here, once: run names and models, inputs and outputs (redacted, clipped), which
-runs are framework plumbing (hidden), which cell a run belongs to (its parent's, else
-``cells.current()``), and how a run ends:
+LangChain lives here, once: run names and models, inputs and outputs (handed on as LangChain
+gave them: each subclass reads them with ``live/values.py`` into its own board's ledger, so a
+message is shown once per board), which runs are framework plumbing (hidden), which cell a run
+belongs to (its parent's, else ``cells.current()``), and how a run ends:
 
 * ``on_*_end`` -> done (a tool whose ``ToolMessage`` has ``status="error"`` -> error);
 * ``on_*_error`` -> error, except: :class:`RunStopped` (the panel's Stop) -> stopped; LangGraph's
@@ -50,10 +51,12 @@ from ..live.runs import (
     TOOL,
     preview,
 )
+from ..live.values import prompt_line, text_of
 from ..notebook import cells
-from . import control_flow
+from . import closed_streams, control_flow
 from .inline import InlineHandlerMixin
 from .payloads import (
+    final_reasoning,
     final_text,
     model_name,
     run_name,
@@ -65,7 +68,6 @@ from .payloads import (
 F = TypeVar("F", bound=Callable[..., Any])
 
 HIDDEN_TAG = "langsmith:hidden"  # LangChain/LangGraph's mark for internal runs
-INPUT_PREVIEW = 300
 _INTERRUPTS = (KeyboardInterrupt, asyncio.CancelledError)
 
 
@@ -79,7 +81,9 @@ class Start:
     cell: cells.Cell
     model: str = ""
     tags: tuple[str, ...] = ()
-    inputs: str = ""
+    # what the run was given, as LangChain passed it ("" for nothing); for model runs, one
+    # redacted line (live/values.prompt_line). Read it at once: LangChain may mutate it later.
+    inputs: Any = ""
     thread: str | None = None  # LangGraph thread id, when the run reports one
     stoppable: bool = False  # started on the loop of a running task: the kernel hears a Stop
     tool_call_id: str | None = None  # tool runs: the model's tool call that started it
@@ -92,9 +96,10 @@ class Outcome:
 
     status: str
     error: str = ""
-    outputs: str = ""
+    outputs: Any = ""  # the run's result as LangChain passed it ("" for nothing)
     usage: dict[str, int] = field(default_factory=dict)
     final_text: str | None = None
+    final_reasoning: str | None = None  # the final message's reasoning (content blocks)
     tool_args: str | None = None
     tool_calls: list[dict[str, str]] = field(default_factory=list)
 
@@ -197,6 +202,9 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         self._events_lock = threading.Lock()
         self.internal_errors: list[str] = []
         self._listening = False
+        # Before any stream this handler will see starts (a generator keeps the finalizer of
+        # its first iteration): made in a kernel cell, this is the kernel loop's thread.
+        closed_streams.install()
 
     # -- for subclasses ------------------------------------------------------------------
     def run_started(self, run_id: UUID, start: Start) -> bool:
@@ -256,7 +264,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
             cell=cell,
             model=model,
             tags=tag_tuple,
-            inputs=preview(inputs, INPUT_PREVIEW) if inputs != "" else "",
+            inputs=inputs,
             thread=control_flow.thread_of(metadata),
             stoppable=_on_kernel_loop(),
             tool_call_id=tool_call_id,
@@ -270,6 +278,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         self._live[run_id] = cell
         self._parents[run_id] = parent_run_id
         self._watch_task(run_id)
+        closed_streams.watch(self, run_id)
 
     def _end(self, run_id: UUID, outcome: Outcome) -> None:
         self._hidden.pop(run_id, None)
@@ -277,6 +286,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         parent = self._parents.pop(run_id, None)
         if self._live.pop(run_id, None) is None:
             return
+        closed_streams.forget(self, run_id)
         if paused is not None and outcome.status == DONE:
             outcome = Outcome(PAUSED, error=paused, outputs=outcome.outputs, usage=outcome.usage)
         if outcome.status == PAUSED and parent is not None:
@@ -312,13 +322,34 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
             if run_id in self._live:
                 self._end(run_id, Outcome(INTERRUPTED, error="interrupted"))
 
+    def runs_of_task(self, task: asyncio.Task[Any]) -> set[UUID]:
+        """Live runs started in ``task`` (closed_streams: tasks a dropped stream held)."""
+        with self._events_lock:
+            return {r for r in self._task_runs.get(task, ()) if r in self._live}
+
+    def stream_closed(self, run_id: UUID) -> None:
+        """The stream a run was started under was dropped before its end (closed_streams):
+        the run and every run still live under it end now, innermost first."""
+        try:
+            if run_id not in self._live:
+                return
+            doomed = [run_id]
+            for parent in doomed:  # grows as it goes: breadth-first over the live tree
+                doomed.extend(r for r, p in list(self._parents.items()) if p == parent)
+            for rid in reversed(doomed):
+                self._end(rid, Outcome(INTERRUPTED, error="stream closed before its end"))
+        except Exception as exc:
+            self.internal_error(exc)
+
     def cell_ended(self, cell: cells.Cell, interrupted: bool) -> None:
         """After every cell (cells.on_cell_end): an interrupt ends that cell's live runs."""
         try:
+            mine = [r for r, run_cell in list(self._live.items()) if run_cell.key == cell.key]
             if interrupted:
-                for run_id, run_cell in list(self._live.items()):
-                    if run_cell.key == cell.key:
-                        self._end(run_id, Outcome(INTERRUPTED, error="interrupted"))
+                for run_id in mine:
+                    self._end(run_id, Outcome(INTERRUPTED, error="interrupted"))
+            elif mine:
+                closed_streams.collect_dropped(self, mine)
             self.cell_finished(cell)
         except Exception as exc:
             self.internal_error(exc)
@@ -336,7 +367,6 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        last = messages[0][-1] if messages and messages[0] else None
         self._start(
             run_id,
             parent_run_id,
@@ -345,7 +375,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
             tags=tags,
             metadata=metadata,
             model=model_name(serialized, metadata),
-            inputs=getattr(last, "content", "") if last is not None else "",
+            inputs=prompt_line(messages[0]) if messages else "",
         )
 
     @guarded
@@ -379,6 +409,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
                 DONE,
                 usage=usage_of(response),
                 final_text=final_text(response),
+                final_reasoning=final_reasoning(response),
                 tool_args=tool_calls_of(response),
                 tool_calls=tool_call_infos(response),
             ),
@@ -417,7 +448,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         if paused is not None:  # a graph that returned at an interrupt() is waiting, not done
             self._end(run_id, Outcome(PAUSED, error=redact(paused)))
             return
-        self._end(run_id, Outcome(DONE, outputs=preview(outputs, INPUT_PREVIEW)))
+        self._end(run_id, Outcome(DONE, outputs=outputs))
 
     @guarded
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
@@ -453,11 +484,11 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         if getattr(output, "status", None) == "error":
             # handle_tool_error / handle_validation_error: LangChain ends the run "normally"
             # with an error ToolMessage; it still failed.
-            text = preview(content, INPUT_PREVIEW).strip()
-            first = text.splitlines()[0] if text else "tool error"
-            self._end(run_id, Outcome(ERROR, error=first, outputs=preview(content)))
+            text = preview(content if isinstance(content, str) else text_of(content), 300)
+            first = text.strip().splitlines()[0] if text.strip() else "tool error"
+            self._end(run_id, Outcome(ERROR, error=first, outputs=content))
             return
-        self._end(run_id, Outcome(DONE, outputs=preview(content)))
+        self._end(run_id, Outcome(DONE, outputs=content))
 
     @guarded
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
@@ -487,8 +518,7 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
 
     @guarded
     def on_retriever_end(self, documents: Sequence[Any], *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]
-        count = len(documents)
-        self._end(run_id, Outcome(DONE, outputs=f"{count} document{'s' if count != 1 else ''}"))
+        self._end(run_id, Outcome(DONE, outputs=list(documents)))
 
     @guarded
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:  # type: ignore[override]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .tokens import PART_BREAK, REDACTED_REASONING
+
 
 def run_name(serialized: dict[str, Any] | None, kwargs: dict[str, Any], fallback: str) -> str:
     """The run's name: ``name=`` if given, else the serialized name or class path's last part."""
@@ -66,6 +68,28 @@ def final_text(response: Any) -> str | None:
         return str(response.generations[0][0].text)
     except (AttributeError, IndexError, TypeError):
         return None
+
+
+def final_reasoning(response: Any) -> str | None:
+    """The final message's reasoning, for a run whose reasoning did not stream (a model called
+    without streaming: ChatAnthropic's default, what create_agent calls). Read through
+    LangChain's standard ``content_blocks``, so every provider's shape counts: Anthropic
+    thinking, OpenAI reasoning summaries, ``reasoning_content``; Anthropic's
+    ``redacted_thinking`` leaves the marker that reasoning happened and was redacted."""
+    try:
+        blocks = response.generations[0][0].message.content_blocks
+    except (AttributeError, IndexError, TypeError, ValueError, KeyError):
+        return None
+    parts = []
+    for block in blocks or []:
+        kind = block.get("type")
+        if kind == "reasoning" and isinstance(block.get("reasoning"), str) and block["reasoning"]:
+            parts.append(block["reasoning"])
+        elif kind == "non_standard" and (block.get("value") or {}).get("type") == (
+            "redacted_thinking"
+        ):
+            parts.append(REDACTED_REASONING)
+    return PART_BREAK.join(parts) or None
 
 
 def is_finish_chunk(chunk: Any) -> bool:

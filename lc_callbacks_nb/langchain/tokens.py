@@ -17,10 +17,19 @@ against ``LocalChatServer``, langchain-openai 1.7):
   token and the pieces on ``chunk.message.tool_call_chunks``.
 
 Chat Completions tool-call argument deltas, too, arrive with an empty token and the pieces
-on ``chunk.message.tool_call_chunks``; some providers' Chat Completions reasoning arrives in
-``additional_kwargs["reasoning_content"]``. Everything is reduced to ``(channel, text)``
-pairs with three channels, so the views never see LangChain types. Summary parts after the
-first are set apart by a blank line, as OpenAI means them to be read.
+on ``chunk.message.tool_call_chunks``; some providers' reasoning arrives in
+``additional_kwargs["reasoning_content"]`` (DeepSeek; Ollama's ``thinking``), possibly in the
+same chunk as answer text, so a chunk's extra pieces are read whatever its token. Anthropic
+streams content blocks: ``thinking`` (reasoning), ``redacted_thinking`` (reasoning the provider
+encrypted: shown as :data:`REDACTED_REASONING`), ``text``, ``tool_use``. Everything is reduced
+to ``(channel, text)`` pairs with three channels, so the views never see LangChain types.
+Summary parts after the first are set apart by a blank line, as OpenAI means them to be read.
+
+Local reasoning models served as plain chat (Ollama without ``reasoning=True``, vLLM, llama.cpp
+and most OpenAI-compatible servers) put their reasoning at the start of the text, inside
+``<think>…</think>``: :class:`ThinkSplitter` moves such a leading block to the reasoning channel,
+as it streams (tags split across tokens included), and :func:`split_think` does the same to a
+final text. The model's reply itself is never changed.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ REASONING = "reasoning"
 TOOL_ARGS = "tool_args"
 CHANNELS = (TEXT, REASONING, TOOL_ARGS)
 PART_BREAK = "\n\n"  # between two reasoning summary parts
+REDACTED_REASONING = "[reasoning redacted by the provider]"
 
 Piece = tuple[str, str]
 
@@ -88,7 +98,14 @@ def _block_pieces(block: Any) -> list[Piece]:
         return [(TEXT, text)] if text else []
     if kind in ("reasoning", "thinking"):
         return _reasoning_pieces(block)
-    if kind in ("tool_call_chunk", "function_call", "tool_call"):
+    if kind == "redacted_thinking":
+        return [(REASONING, PART_BREAK + REDACTED_REASONING + PART_BREAK)]
+    if kind == "input_json_delta":  # Anthropic: a piece of a tool_use block's arguments
+        partial = block.get("partial_json")
+        return [(TOOL_ARGS, partial)] if isinstance(partial, str) and partial else []
+    if kind in ("tool_call_chunk", "function_call", "tool_call", "tool_use"):
+        # (Anthropic's tool_use opens with its name and an empty input; the arguments follow
+        # as input_json_delta pieces)
         args = block.get("args") or block.get("arguments") or ""
         name = block.get("name") or ""
         pieces: list[Piece] = []
@@ -124,12 +141,22 @@ def _extra_pieces(chunk: Any) -> list[Piece]:
     return pieces
 
 
+def has_extra_pieces(chunk: Any) -> bool:
+    """Whether a chunk carries pieces beside its token (reasoning, tool-call chunks): the one
+    check the token fast path makes before taking a ``str`` token as all there is."""
+    message = getattr(chunk, "message", None)
+    if message is None:
+        return False
+    return bool(getattr(message, "additional_kwargs", None)) or bool(
+        getattr(message, "tool_call_chunks", None)
+    )
+
+
 def token_pieces(token: Any, chunk: Any = None) -> list[Piece]:
     """All pieces carried by one ``on_llm_new_token`` call; empty tokens give ``[]``."""
     if isinstance(token, str):
-        if token:
-            return [(TEXT, token)]
-        return _extra_pieces(chunk) if chunk is not None else []
+        extra = _extra_pieces(chunk) if chunk is not None else []
+        return [*extra, (TEXT, token)] if token else extra
     if isinstance(token, list):
         pieces: list[Piece] = []
         for block in token:
@@ -147,3 +174,90 @@ def token_text(token: Any) -> str:
     if isinstance(token, list):  # Responses API: content blocks
         return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in token)
     return str(token or "")
+
+
+# -- a leading <think>…</think> block ---------------------------------------------------------
+OPEN_THINK = "<think>"
+CLOSE_THINK = "</think>"
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """Length of the longest end of ``text`` that is a beginning of ``tag``."""
+    for n in range(min(len(text), len(tag) - 1), 0, -1):
+        if tag.startswith(text[-n:]):
+            return n
+    return 0
+
+
+class ThinkSplitter:
+    """Routes a model's text: a leading ``<think>…</think>`` block (after optional whitespace)
+    to the reasoning channel, the rest to the text channel. Whitespace at the edges of the block
+    and right after it is dropped (it only frames the reasoning). Feed text pieces in order;
+    :meth:`flush` when the stream ends. Once the text is known to hold no such block (or it has
+    closed), :attr:`passthrough` is True and pieces go straight through."""
+
+    def __init__(self) -> None:
+        # start -> think -> after -> text, or start -> text
+        self.state = "start"
+        self.buf = ""
+        self.thought = False  # some reasoning was emitted (so leading whitespace is past)
+
+    @property
+    def passthrough(self) -> bool:
+        return self.state == "text"
+
+    def feed(self, text: str) -> list[Piece]:
+        if self.state == "text":
+            return [(TEXT, text)] if text else []
+        self.buf += text
+        out: list[Piece] = []
+        if self.state == "start":
+            head = self.buf.lstrip()
+            if not head or (OPEN_THINK.startswith(head) and head != OPEN_THINK):
+                return out  # only whitespace, or what may still become "<think>"
+            if not head.startswith(OPEN_THINK):
+                self.state, rest, self.buf = "text", self.buf, ""
+                return [(TEXT, rest)]
+            self.state, self.buf = "think", head[len(OPEN_THINK) :]
+        if self.state == "think":
+            if not self.thought:
+                self.buf = self.buf.lstrip()
+            end = self.buf.find(CLOSE_THINK)
+            if end < 0:
+                # hold back what may be the closing tag, and whitespace that may end the block
+                held = self.buf[: len(self.buf) - _partial_suffix(self.buf, CLOSE_THINK)]
+                cut = len(held.rstrip())
+                thought, self.buf = self.buf[:cut], self.buf[cut:]
+                if thought:
+                    self.thought = True
+                    out.append((REASONING, thought))
+                return out
+            thought, self.buf = self.buf[:end].rstrip(), self.buf[end + len(CLOSE_THINK) :]
+            if thought:
+                out.append((REASONING, thought))
+            self.state = "after"
+        if self.state == "after":
+            rest = self.buf.lstrip()
+            self.buf = ""
+            if rest:
+                self.state = "text"
+                out.append((TEXT, rest))
+        return out
+
+    def flush(self) -> list[Piece]:
+        """The stream ended: whatever was held back (an unclosed block is all reasoning)."""
+        held, self.buf = self.buf, ""
+        if self.state == "think":
+            held = held.rstrip()
+        if not held or self.state == "after":
+            return []
+        return [(REASONING if self.state == "think" else TEXT, held)]
+
+
+def split_think(text: str) -> tuple[str, str]:
+    """``(reasoning, text)`` of a whole text, as :class:`ThinkSplitter` would stream them."""
+    splitter = ThinkSplitter()
+    parts = {TEXT: "", REASONING: ""}
+    for channel, piece in [*splitter.feed(text), *splitter.flush()]:
+        parts[channel] += piece
+    return parts[REASONING], parts[TEXT]

@@ -17,15 +17,15 @@ handler are caught and recorded in ``internal_errors``; they never reach the use
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from ..langchain import force_stream as _force_stream
 from ..langchain.events import Outcome, RunEvents, RunStopped, Start, guarded
-from ..langchain.force_stream import StreamingMarker, streaming_subclass
 from ..langchain.payloads import is_finish_chunk
-from ..langchain.tokens import TEXT, token_pieces, token_text
+from ..langchain.tokens import TEXT, split_think, token_pieces, token_text
+from ..langchain.tokens import has_extra_pieces as has_extra
 from ..notebook import cells
 from ..views import make_view, resolve_mode
 from .boards import CLAIMS, Board, BoardTable
@@ -51,8 +51,9 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
         max_panels: Above this many LLM runs in one cell, panels give way to one compact
             table with a row per run (click a row for its full text).
         force_stream: Make models stream even when called with ``invoke``/``ainvoke``
-            (agents, chains), so their panels fill token by token. See ``force_stream``
-            in the README for the LangChain mechanism this relies on.
+            (agents, chains), so their panels fill token by token, for every model whose
+            streamed reply is the same message as its plain one; other models are left
+            alone, and that is said once (``langchain/force_stream.py``, README).
         max_rows: Finished runs kept per cell view; older ones are dropped (counted).
         clock: Monotonic clock, injectable for tests.
     """
@@ -60,18 +61,6 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
     # Every failure inside our callbacks is caught and recorded; the one exception that must
     # reach LangChain is RunStopped (the panel's Stop), so LangChain has to re-raise it.
     raise_error = True
-
-    def __new__(cls, *args: Any, force_stream: bool = False, **kwargs: Any) -> LiveStreamHandler:
-        if force_stream and not issubclass(cls, StreamingMarker):
-            try:
-                cls = streaming_subclass(cls)
-            except ImportError as exc:  # LangChain moved the marker: say so, keep working
-                warnings.warn(
-                    f"lc_callbacks_nb: force_stream is unavailable with this LangChain ({exc}); "
-                    "panels show each model's final text when it ends",
-                    stacklevel=2,
-                )
-        return super().__new__(cls)
 
     def __init__(
         self,
@@ -94,6 +83,8 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
         self.mode = mode
         self.max_panels = max_panels
         self.force_stream = force_stream
+        if force_stream:
+            _force_stream.requested_by(self)  # the per-model decision: langchain/force_stream.py
         self.max_rows = max_rows
         self.clock = clock
         self.scheduler = scheduler or get_scheduler()
@@ -202,13 +193,18 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
             self.recorder.record_end(record, outcome)
         if board is None or run is None:
             return
+        final, reasoning = outcome.final_text, outcome.final_reasoning
+        if final is not None:  # the reply itself keeps its think block: only the panel splits
+            think, final = split_think(final)
+            reasoning = reasoning or think or None
         board.runs.finish(
             run,
             status=outcome.status,
             usage=outcome.usage or None,
             outputs=outcome.outputs,
             error=outcome.error,
-            final_text=outcome.final_text,
+            final_text=final,
+            final_reasoning=reasoning,
             final_tool_args=outcome.tool_args,
             tool_calls=outcome.tool_calls or None,
         )
@@ -253,7 +249,8 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
                 return
             if run.stop:
                 raise RunStopped(str(run_id), run.name)
-            if token.__class__ is str and token:
+            # the fast path: plain text, no think block to split, nothing else in the chunk
+            if token.__class__ is str and token and run.think is None and not has_extra(chunk):
                 text.append(token)
                 run.tokens += 1
                 if run.first_token_at is None:

@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["StreamRedactor", "redact"]
+__all__ = ["StreamRedactor", "redact", "redact_model_text", "secret_name"]
 
 MARK = "***"
 
@@ -449,6 +449,19 @@ def redact(text: str) -> str:
     if not spans:
         return text
     return _apply(text, spans, 0, len(text))
+
+
+_SECRET_NAME = re.compile(rf"(?:{_KEYWORD}|(?i:authorization))\Z")
+
+
+def secret_name(name: str) -> bool:
+    """Whether a field called ``name`` holds a credential, by the rule of ``name=value`` pairs
+    (``api_key``, ``accessToken``, ``client_secret``, ``password``; not ``monkey``).
+
+    Structured values (a dict, a model's fields) have no ``=`` for :func:`redact` to see:
+    their readers ask this for each key and hide the whole value.
+    """
+    return isinstance(name, str) and _SECRET_NAME.search(name) is not None
 
 
 def redact_model_text(text: str) -> str:

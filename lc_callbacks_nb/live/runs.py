@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..langchain.tokens import CHANNELS, TEXT, TOOL_ARGS, Piece
+from ..langchain.tokens import CHANNELS, REASONING, TEXT, TOOL_ARGS, Piece, ThinkSplitter
 from .redact import StreamRedactor, redact, redact_model_text
+from .values import Ledger, read
 
 # The one vocabulary of statuses, for panels, text mode, the static twin and %lc_runs.
 RUNNING = "running"
@@ -76,7 +77,7 @@ class Run:
     started_at: float
     model: str = ""
     tags: tuple[str, ...] = ()
-    inputs: str = ""
+    inputs: Any = ""  # a Value (live/values.py), read when the run started
     extra: dict[str, Any] = field(default_factory=dict)  # stoppable, tool_call_id, thread
     status: str = RUNNING
     stop: bool = False  # a Stop was asked for: the next token raises RunStopped
@@ -87,7 +88,7 @@ class Run:
     ended_at: float | None = None
     tokens: int = 0
     usage: dict[str, int] | None = None
-    outputs: str = ""
+    outputs: Any = ""  # a Value, read when the run ended
     error: str = ""
     tool_calls: list[dict[str, str]] | None = None
     events: list[str] = field(default_factory=list)
@@ -103,6 +104,9 @@ class Run:
     # When the model's stream finished (its finish chunk). agenerate ends all its runs
     # together, after the slowest: a short run's figures stop here, not at that end.
     stream_done_at: float | None = None
+    # A leading <think>...</think> in the text goes to the reasoning channel; None once the
+    # text is known to have none (or it closed): the token fast path is then taken.
+    think: ThinkSplitter | None = field(default_factory=ThinkSplitter)
 
     def full(self, channel: str = TEXT) -> str:
         return "".join(self.text[channel])
@@ -145,6 +149,16 @@ class Run:
         }
 
 
+def _split_text(think: ThinkSplitter, pieces: list[Piece]) -> list[Piece]:
+    out: list[Piece] = []
+    for channel, text in pieces:
+        if channel == TEXT:
+            out.extend(think.feed(text))
+        else:
+            out.append((channel, text))
+    return out
+
+
 @dataclass
 class Changes:
     """What one flush carries to a view."""
@@ -169,6 +183,8 @@ class RunBoard:
         self._done: list[Run] = []  # finished since the last collect
         self._order = 0
         self.total_started = 0
+        # the messages this board has shown: a node's input or output folds those it repeats
+        self.ledger = Ledger()
 
     # -- events -------------------------------------------------------------------------
     def start(
@@ -180,9 +196,10 @@ class RunBoard:
         *,
         model: str = "",
         tags: tuple[str, ...] = (),
-        inputs: str = "",
+        inputs: Any = "",
         extra: dict[str, Any] | None = None,
     ) -> Run:
+        inputs = self.read(inputs)  # outside the lock: the flush thread need not wait
         with self.lock:
             run = Run(
                 id=run_id,
@@ -205,6 +222,11 @@ class RunBoard:
         with self.lock:
             if run.status != RUNNING:
                 return
+            think = run.think
+            if think is not None:
+                pieces = _split_text(think, pieces)
+                if think.passthrough:
+                    run.think = None
             for channel, text in pieces:
                 run.text[channel].append(text)
             run.tokens += 1
@@ -228,16 +250,26 @@ class RunBoard:
         *,
         status: str = DONE,
         usage: dict[str, int] | None = None,
-        outputs: str = "",
+        outputs: Any = "",
         error: str = "",
         final_text: str | None = None,
+        final_reasoning: str | None = None,
         final_tool_args: str | None = None,
         tool_calls: list[dict[str, str]] | None = None,
     ) -> bool:
-        """End a run. Returns False if it had already ended (a late or duplicate event)."""
+        """End a run. Returns False if it had already ended (a late or duplicate event).
+        ``final_text`` is the reply's text with any leading think block already split off;
+        ``final_reasoning`` fills the reasoning channel when nothing streamed into it."""
+        if run.status != RUNNING:
+            return False
+        outputs = self.read(outputs)
         with self.lock:
             if run.status != RUNNING:
                 return False
+            if run.think is not None:  # what the splitter still held when the stream ended
+                for channel, text in run.think.flush():
+                    run.text[channel].append(text)
+                run.think = None
             run.status = status
             run.ended_at = self.clock()
             run.usage = usage
@@ -250,12 +282,20 @@ class RunBoard:
                 run.text[TEXT] = [final_text]
                 run.sent[TEXT] = 0
                 run.redactors.pop(TEXT, None)
+            if final_reasoning and not run.text[REASONING]:
+                run.text[REASONING] = [final_reasoning]  # reasoning of a run that did not stream
             if final_tool_args and not run.text[TOOL_ARGS]:
                 run.text[TOOL_ARGS] = [final_tool_args]  # tool calls of a run that did not stream
             run.meta_changed = True
             self._live.pop(run.id, None)
             self._done.append(run)
             return True
+
+    def read(self, value: Any) -> Any:
+        """An input or output as a Value; messages this board showed before are folded."""
+        if isinstance(value, str) and value == "":
+            return ""
+        return read(value, self.ledger)
 
     @property
     def live_count(self) -> int:
@@ -337,7 +377,7 @@ class RunBoard:
                     update["final"] = {c: run.shown(c) for c in CHANNELS if run.text[c]}
                     if run.usage:
                         update["usage"] = run.usage
-                    if run.outputs:
+                    if run.outputs is not None and run.outputs != "":
                         update["outputs"] = run.outputs
                     if run.error:
                         update["error"] = run.error

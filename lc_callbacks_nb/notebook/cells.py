@@ -15,6 +15,14 @@ at a time: the key is a serial number taken at ``pre_run_cell``.
 as its error: that is when runs an interrupt left behind are closed and when the boards of the
 cell draw their last state. Listeners register with :func:`on_cell_end`; the IPython hooks are
 installed once per shell, on first use, and removed by :func:`uninstall`.
+
+**Output after a cell.** A front-end such as JupyterLab keeps listening to a cell after it
+ended, but a headless runner (nbclient, so nbval and papermill) records only messages parented to
+the cell it is executing, and nothing between cells. So what a run sends after its cell ended
+must be sent under the cell running *now* to be saved: :func:`running` gives that cell and a copy
+of its context (``ctx.run(send)`` parents the messages to it), :func:`has_ended` says whether a
+cell is over, and :func:`on_cell_start` lets boards re-send, at the next cell's start, what they
+could only send while the kernel was idle.
 """
 
 from __future__ import annotations
@@ -43,6 +51,10 @@ class CellEndListener(Protocol):
     def cell_ended(self, cell: Cell, interrupted: bool) -> None: ...
 
 
+class CellStartListener(Protocol):
+    def cell_started(self, cell: Cell) -> None: ...
+
+
 # Terminal IPython: no kernel parent; a ContextVar set at pre_run_cell names the cell.
 _local_cell: contextvars.ContextVar[Cell | None] = contextvars.ContextVar(
     "lc_callbacks_nb.cell", default=None
@@ -52,7 +64,11 @@ _running: Cell | None = None  # the cell executing now (bare threads outside a k
 _numbers: OrderedDict[str, int] = OrderedDict()  # kernel msg_id -> execution count, bounded
 _numbers_lock = threading.Lock()
 _listeners: weakref.WeakSet[Any] = weakref.WeakSet()
+_start_listeners: weakref.WeakSet[Any] = weakref.WeakSet()
 _installed_on: Any = None
+# The cell executing now and a copy of its context (kernel only), or None while idle.
+_executing: tuple[Cell, contextvars.Context] | None = None
+_ended: OrderedDict[str, None] = OrderedDict()  # keys of cells that have finished, bounded
 
 
 def _shell() -> Any:
@@ -109,21 +125,51 @@ def _pre_run_cell(info: Any) -> None:
             _numbers[msg_id] = number
             while len(_numbers) > 1000:
                 _numbers.popitem(last=False)
-        return
-    cell = Cell(f"cell-{next(_serial)}", number)
-    _local_cell.set(cell)
-    _running = cell
+        cell = Cell(msg_id, number)
+    else:
+        cell = Cell(f"cell-{next(_serial)}", number)
+        _local_cell.set(cell)
+        _running = cell
+    _started(cell)
+
+
+def _started(cell: Cell) -> None:
+    global _executing
+    _executing = (cell, contextvars.copy_context())
+    for listener in list(_start_listeners):
+        try:
+            listener.cell_started(cell)
+        except Exception:  # never disturb the user's cell
+            pass
 
 
 def _post_run_cell(result: Any) -> None:
+    global _executing
     error = getattr(result, "error_in_exec", None)
     interrupted = error is not None and type(error).__name__ in _INTERRUPTS
     cell = current()
+    with _numbers_lock:
+        _ended[cell.key] = None
+        while len(_ended) > 1000:
+            _ended.popitem(last=False)
     for listener in list(_listeners):
         try:
             listener.cell_ended(cell, interrupted)
         except Exception:  # never disturb the user's cell
             pass
+    if _executing is not None and _executing[0].key == cell.key:
+        _executing = None
+
+
+def running() -> tuple[Cell, contextvars.Context] | None:
+    """The cell executing now and a copy of its context; None while the kernel is idle."""
+    return _executing
+
+
+def has_ended(key: str) -> bool:
+    """Whether the cell ``key`` has finished (as far as the last 1,000 cells go)."""
+    with _numbers_lock:
+        return key in _ended
 
 
 _pre_run_cell.lc_callbacks_nb = True  # type: ignore[attr-defined]  # marks our hooks for sweeps
@@ -157,6 +203,12 @@ def uninstall() -> None:
 def on_cell_end(listener: CellEndListener) -> None:
     """Call ``listener.cell_ended(cell, interrupted)`` after every cell (weakly held)."""
     _listeners.add(listener)
+    install()
+
+
+def on_cell_start(listener: CellStartListener) -> None:
+    """Call ``listener.cell_started(cell)`` as every cell starts, in its context (weakly held)."""
+    _start_listeners.add(listener)
     install()
 
 

@@ -56,6 +56,9 @@ def unload(shell: Any) -> None:
     from . import cells
 
     cells.uninstall()  # a LiveStreamHandler used afterwards installs it again
+    from ..langchain import closed_streams
+
+    closed_streams.uninstall()  # likewise
     if not _controllers:
         hooks.set_global(None)
         hooks.set_recorder(None)

@@ -11,6 +11,9 @@ work; a token only bumps a counter and, while the preview is short, appends a fe
 
 Bounds: the last ``max_cells`` cells that started runs, at most ``max_runs_per_cell`` runs per
 cell (later runs are counted, not kept), ``PREVIEW_CHARS`` characters of model text per run.
+Inputs and outputs of chains, tools and retrievers are kept as the panel shows them: Values
+read by ``live/values.py`` (bounded, redacted), a message repeated from an earlier run of the
+cell folded into the cell's ledger; ``--json`` (``RunsView.data()``) unfolds them again.
 """
 
 from __future__ import annotations
@@ -28,9 +31,13 @@ from ..langchain.events import Outcome, RunEvents, Start
 from ..langchain.tokens import token_text
 from ..live.redact import redact, redact_model_text
 from ..live.runs import CHAIN, DONE, ERROR, LLM, RUNNING, clean_text
+from ..live.values import Ledger, read
+from ..views.value_render import FoldPlaces, value_html, value_lines, value_summary
 
 PREVIEW_CHARS = 80
 ERROR_CHARS = 200
+VALUE_CHARS = 2_000  # characters of the leaves of one kept input or output (a summary, bounded)
+LEDGER_MESSAGES = 2_000  # messages a cell's record remembers (and keeps, for --json)
 
 
 @dataclass
@@ -49,6 +56,8 @@ class RunRecord:
     usage: dict[str, int] = field(default_factory=dict)
     preview: str = ""
     children: list[RunRecord] = field(default_factory=list)
+    inputs: Any = ""  # a Value (live/values.py); "" for none
+    outputs: Any = ""
 
     def streamed(self, text: str) -> None:
         """One streamed token. No lock: one run's tokens come from one thread at a time, and
@@ -66,7 +75,8 @@ class RunRecord:
     def duration(self) -> float | None:
         return None if self.ended is None else self.ended - self.started
 
-    def as_dict(self, depth: int) -> dict[str, Any]:
+    def as_dict(self, depth: int, ledger: Ledger | None = None) -> dict[str, Any]:
+        unfold = ledger.expand if ledger is not None else (lambda v: v)
         return {
             "run_id": self.run_id,
             "parent_run_id": self.parent_id,
@@ -80,6 +90,8 @@ class RunRecord:
             "streamed_chunks": self.chunks,
             "usage": dict(self.usage),
             "preview": self.preview,
+            "inputs": unfold(self.inputs),
+            "outputs": unfold(self.outputs),
         }
 
 
@@ -90,6 +102,8 @@ class CellRuns:
     roots: list[RunRecord] = field(default_factory=list)
     count: int = 0
     dropped: int = 0
+    # the messages this cell's runs have shown (kept, so --json can unfold them)
+    ledger: Ledger = field(default_factory=lambda: Ledger(LEDGER_MESSAGES, keep=True))
 
     @property
     def cell(self) -> int | None:
@@ -158,19 +172,32 @@ class RunRecorder(RunEvents):
             cr.count += 1
             self._runs[rid] = rec
             (parent.children if parent is not None else cr.roots).append(rec)
-            return rec
+            ledger = cr.ledger
+        value = _read(start.inputs, ledger)  # outside the lock: bounded, but not O(1)
+        with self._lock:
+            rec.inputs = value
+        return rec
 
     def record_end(self, rec: RunRecord, outcome: Outcome) -> None:
         now = self.clock()
         with self._lock:
+            cr = self._cells.get(rec.key)
+            if cr is None or rec.ended is not None:  # its cell was evicted, or a late repeat
+                return
+        value = _read(outcome.outputs, cr.ledger)
+        with self._lock:
+            rec.outputs = value
             rec.ended = now
             rec.status = outcome.status
             rec.error = outcome.error[:ERROR_CHARS] if outcome.status != DONE else None
             if outcome.status == ERROR and not rec.error:
                 rec.error = "error"
             rec.usage = dict(outcome.usage)
-            if not rec.preview and rec.kind != CHAIN:  # a chain's output repeats its children's
-                rec.preview = (outcome.final_text or outcome.outputs or "")[:PREVIEW_CHARS]
+            if rec.kind == LLM:
+                if not rec.preview:
+                    rec.preview = (outcome.final_text or "")[:PREVIEW_CHARS]
+            elif rec.kind != CHAIN and value != "":
+                rec.preview = value_summary(value, PREVIEW_CHARS)
 
     # -- the recorder as the handler itself (panels off) ---------------------------------
     def run_started(self, run_id: UUID, start: Start) -> bool:
@@ -210,6 +237,12 @@ class RunRecorder(RunEvents):
         return RunsView(cell, snapshot, kept_cells=self.max_cells, known_cells=kept)
 
 
+def _read(value: Any, ledger: Ledger) -> Any:
+    if isinstance(value, str) and value == "":
+        return ""
+    return read(value, ledger, budget=VALUE_CHARS)
+
+
 def _shown(text: str | None, *, model_text: bool = False) -> str | None:
     """What may leave the recorder: redacted (model text by its own rule), valid UTF-8."""
     if text is None:
@@ -236,9 +269,12 @@ def _snapshot(cr: CellRuns) -> CellRuns:
             dict(rec.usage),
             _shown(rec.preview, model_text=rec.kind == LLM) or "",
             [copy(c) for c in rec.children],
+            rec.inputs,  # Values are immutable once read, and redacted when read
+            rec.outputs,
         )
 
-    return CellRuns(cr.key, cr.number, [copy(r) for r in cr.roots], cr.count, cr.dropped)
+    roots = [copy(r) for r in cr.roots]
+    return CellRuns(cr.key, cr.number, roots, cr.count, cr.dropped, cr.ledger)
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -274,6 +310,14 @@ def _fields(rec: RunRecord) -> list[str]:
     return parts
 
 
+def _io(rec: RunRecord) -> list[tuple[str, int, Any]]:
+    """A chain's, tool's or retriever's input and output (label, 0 in / 1 out, Value)."""
+    if rec.kind == LLM:
+        return []
+    pairs = (("in", 0, rec.inputs), ("out", 1, rec.outputs))
+    return [(k, side, v) for k, side, v in pairs if v not in ("", None)]
+
+
 class RunsView:
     """What ``%lc_runs`` returns: an HTML tree with a plain-text twin, or data via ``data()``."""
 
@@ -288,7 +332,8 @@ class RunsView:
     def data(self) -> list[dict[str, Any]]:
         if self.runs is None:
             return []
-        return [rec.as_dict(depth) for depth, rec in _walk(self.runs.roots)]
+        ledger = self.runs.ledger
+        return [rec.as_dict(depth, ledger) for depth, rec in _walk(self.runs.roots)]
 
     def _title(self) -> str:
         label = "cell ?" if self.cell is None else f"cell [{self.cell}]"
@@ -305,14 +350,29 @@ class RunsView:
             title += f" (+{self.runs.dropped} not recorded: over the per-cell cap)"
         return title
 
+    def _places(self) -> FoldPlaces:
+        """Where each message is written in full, in the order the runs are listed."""
+        places = FoldPlaces()
+        if self.runs is not None:
+            for at, (_, rec) in enumerate(_walk(self.runs.roots)):
+                places.add((at, 0), rec.inputs)
+                places.add((at, 1), rec.outputs)
+        return places
+
     def __repr__(self) -> str:
         lines = [self._title()]
+        places = self._places()
         if self.runs is not None:
-            for depth, rec in _walk(self.runs.roots):
+            for at, (depth, rec) in enumerate(_walk(self.runs.roots)):
                 line = "  " * (depth + 1) + f"{rec.name}  " + " · ".join(_fields(rec))
-                if rec.preview:
+                if rec.preview and rec.kind == LLM:
                     line += f"  {rec.preview!r}"
                 lines.append(line)
+                pad = "  " * (depth + 2)
+                for label, side, value in _io(rec):
+                    sub = value_lines(value, earlier=places.at((at, side)))
+                    lines.append(f"{pad}{label}: {sub[0]}" if sub else f"{pad}{label}:")
+                    lines.extend(pad + " " * (len(label) + 2) + ln for ln in sub[1:])
         return "\n".join(lines)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -321,17 +381,25 @@ class RunsView:
     def _repr_html_(self) -> str:
         e = html.escape
         out = [f"<div class='lcnb-runs'><b>{e(self._title())}</b>"]
+        places = self._places()
         if self.runs is not None:
             out.append("<ul style='list-style:none;padding-left:1em;margin:0'>")
-            for depth, rec in _walk(self.runs.roots):
+            for at, (depth, rec) in enumerate(_walk(self.runs.roots)):
                 color = {DONE: "#2a7", ERROR: "#c33"}.get(rec.status, "#888")
                 item = (
                     f"<li style='margin-left:{depth * 1.5}em'>"
                     f"<span style='color:{color}'>●</span> <code>{e(rec.name)}</code> "
                     f"{e(' · '.join(_fields(rec)))}"
                 )
-                if rec.preview:
+                if rec.preview and rec.kind == LLM:
                     item += f" <q>{e(rec.preview)}</q>"
+                for label, side, value in _io(rec):
+                    shown = value_html(value, earlier=places.at((at, side)))
+                    item += (
+                        "<div style='display:flex;gap:6px;align-items:baseline;margin-left:1em'>"
+                        f"<span style='color:#888'>{label}:</span>"
+                        f"<div style='flex:1;min-width:0'>{shown}</div></div>"
+                    )
                 out.append(item + "</li>")
             out.append("</ul>")
         out.append("</div>")

@@ -1,7 +1,12 @@
-"""What the embedded chat server says: scripted replies, tool calls, and token splitting.
+"""What the embedded chat server says, whatever the wire: scripted replies, tool calls, token
+splitting and token counts.
 
-Pure functions and dataclasses, no I/O, so the reply logic is testable without HTTP. Like
-``server.py`` this imports nothing else from ``lc_callbacks_nb``.
+The reply and usage model shared by every wire protocol (``openai_chat``, ``openai_responses``,
+``anthropic_messages``, ``ollama_chat``): each protocol reads its request into one chat-style
+transcript (roles ``system``/``user``/``assistant``/``tool``, text content, assistant
+``tool_calls``), the script picks a ``Reply`` from it, and the protocol writes that reply in its
+own shape. Pure functions and dataclasses, no I/O, so the reply logic is testable without HTTP.
+Like ``server.py`` this imports nothing else from ``lc_callbacks_nb``.
 """
 
 from __future__ import annotations
@@ -30,16 +35,28 @@ class ToolCall:
 class Reply:
     """One assistant turn: text, tool calls, or both, optionally after some reasoning.
 
-    ``reasoning`` is what the model "thought" before answering: a string (one summary part)
-    or a sequence of strings (successive summary parts). ``/v1/responses`` streams it as a
-    reasoning item's summary when the request asks for one (``reasoning.summary``); both APIs
-    count its tokens as reasoning tokens in usage. Chat Completions has no standard field for
-    reasoning text, so it is never sent there.
+    ``content`` is sent verbatim by every protocol (a ``<think>...</think>`` block in it, as
+    vLLM or llama.cpp send one, is just text). ``reasoning`` is what the model "thought" before
+    answering: a string (one part) or a sequence of strings (successive parts). Each protocol
+    shows it its own way, and only when the request lets the model think:
+
+    - ``/v1/responses``: a reasoning item, its summary parts filled when the request asks for
+      a summary (``reasoning.summary``); always counted as reasoning tokens.
+    - ``/v1/chat/completions``: never sent (no standard field), counted as reasoning tokens.
+    - ``/v1/messages`` (Anthropic): one signed ``thinking`` block per part, when the request
+      enables thinking; not generated (nor counted) otherwise.
+    - ``/api/chat`` (Ollama): ``message.thinking`` (parts joined by a blank line), unless the
+      request sets ``think: false``.
+
+    ``redacted_reasoning`` is reasoning the provider hides: Anthropic sends each part as a
+    ``redacted_thinking`` block whose ``data`` is opaque (encrypted); the OpenAI APIs count it
+    as reasoning tokens; Ollama, which never hides reasoning, ignores it.
     """
 
     content: str = ""
     tool_calls: Sequence[ToolCall] = ()
     reasoning: str | Sequence[str] = ""
+    redacted_reasoning: str | Sequence[str] = ""
 
 
 # A script entry is one turn or the successive turns of one user message.
@@ -154,58 +171,24 @@ def item_id(prefix: str) -> str:
 
 def reasoning_parts(reply: Reply) -> list[str]:
     """The reply's reasoning as summary parts (empty strings dropped)."""
-    parts = [reply.reasoning] if isinstance(reply.reasoning, str) else list(reply.reasoning)
+    return _parts(reply.reasoning)
+
+
+def redacted_parts(reply: Reply) -> list[str]:
+    """The reply's hidden reasoning, one string per redacted block (empty strings dropped)."""
+    return _parts(reply.redacted_reasoning)
+
+
+def _parts(value: str | Sequence[str]) -> list[str]:
+    parts = [value] if isinstance(value, str) else list(value)
     return [part for part in parts if part]
 
 
-def responses_messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A Responses API request's ``instructions`` and ``input`` as chat-style messages.
-
-    So the script, ``echo`` and usage work as for Chat Completions: input messages keep their
-    role, ``function_call_output`` items become ``tool`` messages, and a run of output items
-    (reasoning, an assistant message, function calls) becomes one assistant message, i.e. one
-    turn, with the calls as ``tool_calls``. Expects a body that passed validation.
-    """
-    messages: list[dict[str, Any]] = []
-    instructions = body.get("instructions")
-    if isinstance(instructions, str) and instructions:
-        messages.append({"role": "system", "content": instructions})
-    items = body.get("input")
-    if isinstance(items, str):
-        messages.append({"role": "user", "content": items})
-        return messages
-    turn: dict[str, Any] | None = None  # the assistant message being gathered
-    for item in items or ():
-        kind = item.get("type") or "message"
-        role = item.get("role")
-        if kind == "message" and role != "assistant":
-            messages.append({"role": role, "content": item.get("content")})
-            turn = None
-        elif kind == "function_call_output":
-            output = item.get("output")
-            text = output if isinstance(output, str) else message_text({"content": output})
-            messages.append({"role": "tool", "tool_call_id": item.get("call_id"), "content": text})
-            turn = None
-        elif kind in ("message", "function_call", "reasoning"):
-            if turn is None:
-                turn = {"role": "assistant", "content": ""}
-                messages.append(turn)
-            if kind == "message":
-                turn["content"] += message_text(item)
-            elif kind == "function_call":
-                function = {"name": item.get("name", ""), "arguments": item.get("arguments", "")}
-                turn.setdefault("tool_calls", []).append(
-                    {"id": item.get("call_id"), "type": "function", "function": function}
-                )
-        # Anything else (item references, built-in tool calls) says nothing to the script.
-    return messages
-
-
-def tool_call_payloads(reply: Reply) -> list[dict[str, Any]]:
+def tool_call_payloads(reply: Reply, id_prefix: str = "call_") -> list[dict[str, Any]]:
     """OpenAI-shaped ``tool_calls`` (arguments as a JSON string), ids filled in."""
     return [
         {
-            "id": call.id or random_id("call_"),
+            "id": call.id or random_id(id_prefix),
             "type": "function",
             "function": {"name": call.name, "arguments": json.dumps(dict(call.arguments))},
         }
@@ -216,3 +199,92 @@ def tool_call_payloads(reply: Reply) -> list[dict[str, Any]]:
 def split_arguments(arguments: str, size: int = 4) -> list[str]:
     """Cut a JSON arguments string into small fragments, as OpenAI streams them."""
     return [arguments[i : i + size] for i in range(0, len(arguments), size)] or [""]
+
+
+def tool_tokens(calls: Sequence[Mapping[str, Any]]) -> int:
+    """What OpenAI-shaped tool calls cost in output tokens: their names and arguments."""
+    return sum(
+        count_tokens(c["function"]["name"]) + count_tokens(c["function"]["arguments"])
+        for c in calls
+    )
+
+
+class Budget:
+    """A reply's reasoning and text tokens within an output limit (reasoning comes first).
+
+    ``thinks=False`` leaves the reasoning out altogether (a request that turned thinking off).
+    Visible reasoning parts come first, then the redacted ones, then the text; a part cut by
+    the limit keeps its first tokens (a redacted part is kept whole or dropped: its data is
+    sealed). Tool calls come after the text, so a truncated reply makes none.
+    """
+
+    def __init__(self, reply: Reply, limit: int | None, *, thinks: bool = True) -> None:
+        parts = [tokenize(part) for part in reasoning_parts(reply)] if thinks else []
+        hidden = [tokenize(part) for part in redacted_parts(reply)] if thinks else []
+        text = tokenize(reply.content)
+        wanted = sum(len(p) for p in parts) + sum(len(p) for p in hidden) + len(text)
+        self.truncated = limit is not None and wanted > limit
+        room = limit if self.truncated and limit is not None else wanted
+        self.reasoning: list[list[str]] = []  # visible parts, as tokens
+        for part in parts:
+            if room <= 0:
+                break
+            self.reasoning.append(part[:room])
+            room -= len(self.reasoning[-1])
+        self.redacted: list[str] = []  # hidden parts, whole
+        hidden_tokens = 0
+        for part in hidden:
+            if len(part) > room:
+                room = 0
+                break
+            self.redacted.append("".join(part))
+            hidden_tokens += len(part)
+            room -= len(part)
+        self.text = text[: max(room, 0)]
+        self.reasoning_tokens = sum(len(p) for p in self.reasoning) + hidden_tokens
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One reply's token counts, before each protocol names them its own way.
+
+    ``cache_read`` and ``cache_creation`` are parts of ``prompt`` (never more than it);
+    ``reasoning`` is a part of ``output``.
+    """
+
+    prompt: int
+    output: int
+    reasoning: int = 0
+    cache_read: int = 0
+    cache_creation: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        messages: Sequence[Mapping[str, Any]],
+        budget: Budget,
+        calls: Sequence[Mapping[str, Any]],
+        *,
+        cached_tokens: int = 0,
+        cache_creation_tokens: int = 0,
+    ) -> Usage:
+        prompt = prompt_tokens(messages)
+        read = min(cached_tokens, prompt)
+        created = min(cache_creation_tokens, prompt - read)
+        made_calls = 0 if budget.truncated else tool_tokens(calls)
+        output = budget.reasoning_tokens + len(budget.text) + made_calls
+        return cls(prompt, output, budget.reasoning_tokens, read, created)
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.output
+
+
+def __getattr__(name: str) -> Any:
+    # The Responses API's reader moved to openai_responses with the rest of that protocol;
+    # ``from lc_callbacks_nb.offline.server_script import responses_messages`` still works.
+    if name == "responses_messages":
+        from lc_callbacks_nb.offline.openai_responses import responses_messages
+
+        return responses_messages
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,10 +3,13 @@
 // bundle once per page from the kernel session's library model.
 // Model text is untrusted. The LLM text and reasoning channels are rendered as Markdown through
 // js/src/markdown.js (markdown-it with html: false, then DOMPurify with an allow-list); every
-// other text (tool inputs/outputs, errors, names, the raw view) only through textContent.
+// other text (errors, names, the raw view) only through textContent. Chain, tool and retriever
+// inputs/outputs are Value trees drawn by js/src/values.js (textContent, and Markdown through
+// the same safe renderer for an ai message's answer text).
 import CSS from "./board.css";
 import { MarkdownView } from "./js/src/markdown.js";
 import { CHANNELS, FINAL, GONE, RESTARTED, createStore } from "./js/src/store.js";
+import { MessageTable, showValue } from "./js/src/values.js";
 
 const FOLDED = new Set(["done", "interrupted", "stopped"]); // finished nodes that fold; the rest stay open
 // `error` says what for, or where to, or why it stopped: not a failure
@@ -118,25 +121,6 @@ function liveTps(run, now) {
   return span > 0 ? Math.round((10 * (run.tokens - 1)) / span) / 10 : undefined;
 }
 
-// Long tool inputs/outputs: the first CLIP characters, and a button for the rest.
-const CLIP = 1500;
-function showClipped(pre, text) {
-  if (pre.dataset.full === text) return;
-  pre.dataset.full = text;
-  if (text.length <= CLIP || pre.dataset.expanded === "1") {
-    pre.textContent = text;
-    return;
-  }
-  pre.textContent = text.slice(0, CLIP) + "… ";
-  const more = h("button", "lcnb-more", `show all ${text.length.toLocaleString()} characters`);
-  more.addEventListener("click", (ev) => {
-    ev.stopPropagation();
-    pre.dataset.expanded = "1";
-    pre.textContent = pre.dataset.full;
-  });
-  pre.append(more);
-}
-
 // How a board learns that its kernel is gone. Checked in JupyterLab 4.6 and Notebook 7 with
 // anywidget 0.11 and @jupyter-widgets/jupyterlab-manager (ipywidgets 8.1):
 // - Restart (menu, or a dead kernel the server restarts): the widget manager sets every model's
@@ -192,6 +176,7 @@ function watchKernel(model, end) {
 function render({ model, el, store }) {
   const runs = store.runs; // id -> run, shared by every view of this model
   const nodes = new Map(); // id -> {root, ...element refs}
+  const messages = new MessageTable(); // messages of inputs/outputs, by number (folds refer to them)
   const root = h("div", "lcnb-board");
   el.appendChild(root);
   let structureDirty = true;
@@ -316,7 +301,8 @@ function render({ model, el, store }) {
     actions.append(stop, raw, copy);
     head.append(status, name, model_, tags, actions);
     // The prompt's first words, so concurrent panels are told apart at a glance.
-    const prompt = h("div", "lcnb-prompt", run.inputs ? `› ${firstWords(run.inputs, 16)}` : "");
+    // (inputs of a model run: one line, what it was last asked; live/values.prompt_line)
+    const prompt = h("div", "lcnb-prompt", typeof run.inputs === "string" && run.inputs ? `› ${firstWords(run.inputs, 16)}` : "");
     const metrics = h("div", "lcnb-metrics");
     // Reasoning: its own lane above the answer, open while it streams, folded once the answer starts.
     const reasoning = h("details", "lcnb-reasoning");
@@ -408,8 +394,9 @@ function render({ model, el, store }) {
       });
     }
     const io = h("div", "lcnb-io");
-    const inputs = h("pre", "lcnb-text lcnb-inputs");
-    const outputs = h("pre", "lcnb-text lcnb-outputs");
+    // what the run was given and gave: Value trees (js/src/values.js), redrawn when they change
+    const inputs = h("div", "lcnb-value lcnb-inputs");
+    const outputs = h("div", "lcnb-value lcnb-outputs");
     const events = h("div", "lcnb-events");
     // The link back to the call lives in the body, not the summary: a click on the summary
     // must always fold or unfold the node.
@@ -518,8 +505,8 @@ function render({ model, el, store }) {
     if (run.kind === "llm") {
       updateLLM(run, n);
     } else {
-      showClipped(n.inputs, run.inputs ? `in: ${run.inputs}` : "");
-      showClipped(n.outputs, run.outputs ? `out: ${run.outputs}` : "");
+      showValue(n.inputs, "in", run.inputs, messages);
+      showValue(n.outputs, "out", run.outputs, messages);
       n.events.textContent = (run.events || []).join("\n");
       if (FOLDED.has(run.status) && !n.root.dataset.userToggled) n.root.open = false;
       originLabel(run, n);

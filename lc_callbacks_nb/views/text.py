@@ -25,8 +25,10 @@ always carry the label, so they can never be read as model text.
   a run's first text are dropped; blank lines inside the text are kept (labelled).
 * Tool calls, results and status lines each start on their own line, one label per line:
   ``tool call: get_weather {"city": "Paris"}`` (one line per call, when the model run ends),
-  ``→ sunny`` (or ``done`` for an empty result; the lines of a multi-line result are
-  indented under the first), ``error: ValueError: boom``, ``interrupted``, and for a pause
+  ``→ sunny`` (or ``done`` for an empty result; a structured result is written as the
+  panel shows it, ``views/value_render.py``: a dict as ``{"temp": 21}`` or ``key: value``
+  lines, messages as ``role: text``; the lines of a multi-line result are indented under
+  the first), ``error: ValueError: boom``, ``interrupted``, and for a pause
   or hand-off its reason as LangGraph's signal gave it (``waiting for input: ...``,
   ``handed off to <node>``; the bare ``paused`` / ``handed off`` without one). Any status
   other than running and done is such a line.
@@ -47,6 +49,7 @@ from typing import Any, TextIO
 from ..langchain.tokens import TEXT, TOOL_ARGS
 from ..live.runs import DONE, HANDED_OFF, INTERRUPTED, LLM, PAUSED, RUNNING, TOOL, Changes
 from .base import BoardView
+from .value_render import value_lines
 
 
 @dataclass(eq=False)
@@ -166,7 +169,8 @@ class TextView(BoardView):
                 if call.strip():
                     self._meta(run, "tool call: ", call.strip())
         elif run.kind == TOOL and status == DONE:
-            outputs = update.get("outputs") or ""
+            value = update.get("outputs")
+            outputs = "" if value in (None, "") else "\n".join(value_lines(value))
             if outputs.strip("\n"):
                 self._meta(run, "→ ", outputs)
             else:

@@ -33,13 +33,12 @@ Guarantees, for any input:
 
 from __future__ import annotations
 
-import html as _html
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..live.runs import DONE, FINAL_STATUSES, INTERRUPTED, RUNNING, STOPPED
+from .value_render import Earlier, FoldPlaces, inert_html, printable, value_html, value_lines
 
 __all__ = [
     "TEXT_CLIP",
@@ -54,7 +53,7 @@ __all__ = [
 TEXT_CLIP = 20_000  # characters of one text (model text, reasoning, ...) before clipping
 TOTAL_CLIP = 200_000  # characters of all texts of one twin together
 MIN_CLIP = 100  # a text still shows this much once the total budget is spent
-IO_CLIP = 1_500  # chain/tool inputs and outputs, as the live board clips them
+VALUE_CLIP = 4_000  # chain/tool inputs and outputs, as text (views/value_render.py)
 SIDE_CLIP = 4_000  # reasoning, tool calls, events
 ERROR_CLIP = 500
 NAME_CLIP = 200
@@ -76,26 +75,8 @@ _COLOR = {
 }
 _LLM_KINDS = ("llm", "chat model")
 
-# -- cleaning ----------------------------------------------------------------------------
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _control_picture(m: re.Match[str]) -> str:
-    code = ord(m.group())
-    if code < 0x20:
-        return chr(0x2400 + code)  # ␀ .. ␟
-    if code == 0x7F:
-        return "\u2421"  # ␡
-    return "\ufffd"  # C1 controls
-
-
-def _clean(text: str) -> str:
-    """Valid, printable text: lone surrogates → U+FFFD, controls → visible pictures."""
-    if not text.isascii():
-        # Pairs of surrogates become the character they encode; lone ones U+FFFD.
-        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    text = text.replace("\r\n", "\n")
-    return _CONTROL.sub(_control_picture, text)
+# -- cleaning: valid, printable text (value_render.printable), escaped HTML (inert_html) ------
+_clean = printable
 
 
 def _str(value: Any) -> str:
@@ -167,8 +148,10 @@ class _Node:
     reasoning: str = ""
     reasoning_chars: int = 0
     tool_calls: str = ""
-    inputs: str = ""
+    inputs: str = ""  # as text (value_render.value_lines), clipped by the budget
     outputs: str = ""
+    inputs_html: str = ""  # the same value as HTML (value_render.value_html)
+    outputs_html: str = ""
     events: str = ""
     error: str = ""
     failed_below: bool = False  # a descendant failed: keep this node unfolded
@@ -210,6 +193,10 @@ class _Budget:
     def __init__(self, clip: int, total: int):
         self.clip = max(int(clip), 0)
         self.left = max(int(total), 0)
+
+    def fits(self, text: str, limit: int) -> bool:
+        """Whether ``take(text, limit)`` keeps all of ``text``."""
+        return len(text) <= max(min(limit, self.clip, self.left), min(MIN_CLIP, self.clip))
 
     def take(self, value: Any, limit: int | None = None) -> str:
         text = _str(value)
@@ -297,7 +284,9 @@ def _order(rows: list[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]
     return out
 
 
-def _node(depth: int, run: Mapping[str, Any], budget: _Budget) -> _Node:
+def _node(
+    depth: int, run: Mapping[str, Any], budget: _Budget, places: FoldPlaces, at: int
+) -> _Node:
     status = _line(run.get("status") or "running", 40) or "running"
     kind = _line(run.get("kind") or "run", 40) or "run"
     tags = run.get("tags")
@@ -321,13 +310,26 @@ def _node(depth: int, run: Mapping[str, Any], budget: _Budget) -> _Node:
         node.reasoning = budget.take(reasoning, SIDE_CLIP)
         node.tool_calls = budget.take(_channel_text(run, "tool_args").lstrip("\n"), SIDE_CLIP)
     else:
-        node.inputs = budget.take(run.get("inputs"), IO_CLIP)
-        node.outputs = budget.take(run.get("outputs"), IO_CLIP)
+        node.inputs, node.inputs_html = _io(run.get("inputs"), budget, places.at((at, 0)))
+        node.outputs, node.outputs_html = _io(run.get("outputs"), budget, places.at((at, 1)))
     events = run.get("events")
     if isinstance(events, list) and events:
         node.events = budget.take("\n".join(_str(e) for e in events), SIDE_CLIP)
     node.error = _line(run.get("error"), ERROR_CLIP)
     return node
+
+
+def _io(value: Any, budget: _Budget, earlier: Earlier) -> tuple[str, str]:
+    """A chain's, tool's or retriever's input or output (a Value) as text and as HTML: the
+    tree when it fits the budget, else the clipped text. Folded messages say where they are."""
+    if value is None or value == "":
+        return "", ""
+    text = "\n".join(value_lines(value, earlier=earlier)).strip("\n")
+    if not text:
+        return "", ""
+    whole = budget.fits(text, VALUE_CLIP)
+    shown = budget.take(text, VALUE_CLIP)
+    return shown, value_html(value, earlier=earlier) if whole else _pre(shown)
 
 
 def _build(
@@ -345,7 +347,11 @@ def _build(
     ordered = _order(rows)
     budget = _Budget(clip, total)
     shown = ordered[: max(int(max_runs), 0)]
-    nodes = [_node(depth, run, budget) for depth, run in shown]
+    places = FoldPlaces()  # where each message is written in full, top to bottom
+    for at, (_, run) in enumerate(shown):
+        places.add((at, 0), run.get("inputs"))
+        places.add((at, 1), run.get("outputs"))
+    nodes = [_node(depth, run, budget, places, at) for at, (depth, run) in enumerate(shown)]
     # A failure unfolds its ancestors (as the live board does).
     stack: list[_Node] = []
     for node in nodes:
@@ -465,17 +471,7 @@ def _labelled(out: list[str], body: str, label: str, text: str) -> None:
 
 
 # -- HTML --------------------------------------------------------------------------------
-_INERT = re.compile(
-    r"(?i)(\b(?:on[a-z]+|src|srcset|href|xlink:href|action|formaction|style|background)\s*)="
-)
-_SCHEME = re.compile(r"(?i)\b(javascript|vbscript|livescript)(\s*):")
-
-
-def _h(text: str) -> str:
-    """Text as HTML text content: escaped, and attribute/URL look-alikes made inert."""
-    escaped = _html.escape(text, quote=False)
-    escaped = _INERT.sub(r"\1&#61;", escaped)
-    return _SCHEME.sub(r"\1\2&#58;", escaped)
+_h = inert_html  # text as HTML text content: escaped, attribute/URL look-alikes inert
 
 
 _MUTED = "color:var(--jp-ui-font-color2,#888)"
@@ -569,10 +565,13 @@ def _node_open(node: _Node, twin: _Twin) -> str:
     parts = [
         f'<details{state} style="{box}"><summary style="{_SUMMARY}">{_head(node, twin)}</summary>'
     ]
-    if node.inputs:
-        parts.append(_pre(f"in: {node.inputs}"))
-    if node.outputs:
-        parts.append(_pre(f"out: {node.outputs}"))
+    for label, html in (("in", node.inputs_html), ("out", node.outputs_html)):
+        if html:
+            parts.append(
+                f'<div style="margin:4px 0;display:flex;gap:6px;align-items:baseline">'
+                f'<span style="{_MUTED}">{label}:</span>'
+                f'<div style="flex:1;min-width:0;font-size:12.5px">{html}</div></div>'
+            )
     parts.append(_events_and_error(node))
     parts.append(_CHILDREN)
     return "".join(parts)
@@ -758,8 +757,9 @@ def summary_line(runs: Sequence[Mapping[str, Any]], *, dropped: int = 0) -> str:
 def from_history_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """``%lc_runs`` rows (``RunsView.data()``) as FinishedRun dicts, to render them here.
 
-    ``status`` ``ok`` becomes ``done``; ``preview`` the final text; ``duration_s`` ``elapsed``;
-    ``streamed_chunks`` ``tokens``.
+    ``status`` ``ok`` becomes ``done``; an LLM run's ``preview`` its final text (another run's
+    ``preview`` its output, unless it has ``outputs``); ``inputs`` and ``outputs`` (Values)
+    pass as they are; ``duration_s`` ``elapsed``; ``streamed_chunks`` ``tokens``.
     """
     out: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
@@ -777,11 +777,14 @@ def from_history_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
         }
         if row.get("duration_s") is not None:
             run["elapsed"] = row["duration_s"]
+        for key in ("inputs", "outputs"):
+            if row.get(key) not in (None, ""):
+                run[key] = row[key]
         preview = row.get("preview") or ""
         if preview:
             if row.get("kind") in _LLM_KINDS:
                 run["final"] = {"text": preview}
-            else:
+            elif "outputs" not in run:
                 run["outputs"] = preview
         out.append(run)
     return out

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import nbformat
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -118,10 +119,26 @@ class LabPage:
         self.page.wait_for_timeout(500)  # the widget manager registers its comm target
 
     def start_cell(self, i: int) -> None:
-        """Select cell ``i`` and press Shift+Enter; return once its prompt shows ``[*]``."""
+        """Select cell ``i`` and press Shift+Enter; return once its prompt shows ``[*]``.
+
+        On a loaded machine the click that focuses the editor can land before the notebook is
+        ready for it, and the keypress is lost: nothing queues, the prompt never changes. Then
+        (and only then: a cell that ran or queued has changed its prompt) it tries again."""
         before = self.prompt(i)
-        self.cell(i).locator(".cm-content").click()
-        self.page.keyboard.press("Shift+Enter")
+        attempts = 3
+        for attempt in range(attempts):
+            self.cell(i).locator(".cm-content").click()
+            self.page.keyboard.press("Shift+Enter")
+            try:
+                self._wait_started(i, before, CELL_TIMEOUT / attempts)
+                return
+            except PlaywrightTimeout:
+                if self.prompt(i) != before:
+                    return  # it did start, just after the wait
+                if attempt == attempts - 1:
+                    raise
+
+    def _wait_started(self, i: int, before: str, timeout: float) -> None:
         # A fast cell may go [*] -> [n] between two polls: accept a new number too.
         self.page.wait_for_function(
             """([sel, i, before]) => {
@@ -131,7 +148,7 @@ class LabPage:
                 return t === '[*]:' || (/^\\[\\d+\\]:$/.test(t) && t !== before);
             }""",
             arg=[NOTEBOOK, i, before],
-            timeout=CELL_TIMEOUT * 1000,
+            timeout=timeout * 1000,
         )
 
     def wait_cell_done(self, i: int, timeout: float = CELL_TIMEOUT) -> None:

@@ -54,8 +54,10 @@ AGENT_SETUP = """\
 from langchain.agents import create_agent
 from langchain_core.tools import tool
 
-# No streaming=True: only force_stream makes the agent's ainvoke calls stream.
-model = ChatOpenAI(base_url=BASE_URL, api_key="sk-local", model="gpt-4o-mini", max_retries=0)
+# No streaming=True: only force_stream makes the agent's ainvoke calls stream (the Responses
+# API, whose streamed reply is the same message: force_stream leaves Chat Completions alone).
+model = ChatOpenAI(base_url=BASE_URL, api_key="sk-local", model="gpt-4o-mini", max_retries=0,
+                   use_responses_api=True)
 
 
 @tool
@@ -211,10 +213,10 @@ def test_agent_tree_two_parallel_tools_then_answer(page: LabPage, lab, chat_serv
     assert set(tool_rows) == {"get_weather", "get_time"}, detail
     assert all(r["inChildren"] for r in rows if r is not outer)
     assert [t["name"] for t in turns] == ["ChatOpenAI", "ChatOpenAI"], detail
-    # each tool: its arguments in, its result out
-    assert tool_rows["get_weather"]["inputs"] == "in: {'city': 'Paris'}", detail
+    # each tool: its arguments in, its result out (a dict on one line, JSON-like)
+    assert tool_rows["get_weather"]["inputs"] == 'in: {"city": "Paris"}', detail
     assert tool_rows["get_weather"]["outputs"] == "out: sunny in Paris", detail
-    assert tool_rows["get_time"]["inputs"] == "in: {'city': 'Paris'}", detail
+    assert tool_rows["get_time"]["inputs"] == 'in: {"city": "Paris"}', detail
     assert tool_rows["get_time"]["outputs"] == "out: noon in Paris", detail
     # the first turn asked for both tools: its "tool calls" details show name and arguments
     first, last = turns
@@ -251,17 +253,208 @@ def test_agent_tree_two_parallel_tools_then_answer(page: LabPage, lab, chat_serv
     assert ANSWER in page.cell(2).locator(".jp-OutputArea").inner_text()
     assert not page.foreign_requests(), page.foreign_requests()
 
+
+
+TRIP = "Plan my afternoon in Paris."
+TRIP_ANSWER = (
+    "**Go for a walk.** It is sunny and noon in Paris:\n\n"
+    "- the islands first\n- then the gardens"
+)
+TRIP_SCRIPT = {
+    TRIP: [
+        Reply(tool_calls=[ToolCall("get_weather", {"city": "Paris"})]),
+        Reply(tool_calls=[ToolCall("get_time", {"city": "Paris"})]),
+        TRIP_ANSWER,
+    ]
+}
+
+# Every model turn's node and the messages its input and output show, read in one JS turn.
+MESSAGES_JS = r"""cell => [...cell.querySelectorAll('.lcnb-board details.lcnb-node')].map(el => {
+    const io = s => el.querySelector(':scope > .lcnb-io > ' + s);
+    const rows = box => box ? [...box.querySelectorAll('.lcnb-msg')].map(m => ({
+        role: m.querySelector(':scope > .lcnb-role').textContent,
+        text: [...m.querySelector(':scope > .lcnb-msg-body').children]
+            .map(c => c.textContent).join(' ').replace(/\s+/g, ' ').trim(),
+    })) : [];
+    return {
+        name: el.querySelector(':scope > summary .lcnb-name').textContent,
+        kind: el.querySelector(':scope > summary .lcnb-kind').textContent,
+        inputs: io('.lcnb-inputs')?.textContent ?? '',
+        outputs: io('.lcnb-outputs')?.textContent ?? '',
+        inRows: rows(io('.lcnb-inputs')),
+        outRows: rows(io('.lcnb-outputs')),
+        folds: [...el.querySelectorAll(':scope > .lcnb-io .lcnb-fold')].map(b => b.textContent),
+    };
+})"""
+
+
+def test_agent_tree_reads_as_a_conversation(page: LabPage, lab, chat_server):
+    """Three model turns, two tools, one after the other: each graph node shows what it
+    added (the model node its ai message and tool call, the tools node its tool result), a
+    node's input folds the messages shown before it ("… 3 earlier messages", one click
+    shows them again, from what the page already has), the answer is Markdown, and no node
+    prints a Python repr of a message."""
+    chat_server.script = TRIP_SCRIPT
+    page.open(agent_notebook(lab, chat_server, "trip.ipynb", TRIP))
+    page.run_cell(0)
+    page.run_cell(1)
+    page.run_cell(2)
+    assert page.cell(2).locator(STDERR).count() == 0, page.cell(2).locator(STDERR).all_inner_texts()
+
+    board = page.cell(2).locator(".lcnb-board")
+    everything = board.evaluate("b => b.textContent")
+    reprs = ("additional_kwargs", "response_metadata", "HumanMessage(", "AIMessage(", "Command(")
+    for repr_only in reprs:
+        assert repr_only not in everything, repr_only
+    nodes = page.cell(2).evaluate(MESSAGES_JS)
+    detail = json.dumps(nodes, indent=1)
+    root = nodes[0]
+    assert root["name"] in ("LangGraph", "agent"), detail
+    # the question, once, as a human message; the whole conversation back, folded
+    assert root["inRows"] == [{"role": "human", "text": TRIP}], detail
+    assert root["folds"] == ["… 6 earlier messages"], detail
+    models = [n for n in nodes if n["name"] == "model"]
+    tools = [n for n in nodes if n["name"] == "tools"]
+    assert len(models) == 3 and len(tools) == 2, detail
+    # each model node: what it added (its ai message), after the earlier messages folded
+    assert [m["folds"] for m in models] == [["… 1 earlier message"], ["… 3 earlier messages"],
+                                            ["… 5 earlier messages"]], detail  # fmt: skip
+    assert [m["outRows"] for m in models] == [
+        [{"role": "ai", "text": '→ get_weather({"city": "Paris"})'}],
+        [{"role": "ai", "text": '→ get_time({"city": "Paris"})'}],
+        [{"role": "ai", "text": "Go for a walk. It is sunny and noon in Paris: "
+                                "the islands first then the gardens"}],
+    ], detail
+    assert models[0]["outputs"].startswith("out: Command"), detail
+    # each tools node: the call it ran in, the tool's result out
+    assert [t["inputs"] for t in tools] == [
+        'in: get_weather({"city": "Paris"})', 'in: get_time({"city": "Paris"})'
+    ], detail
+    assert [t["outRows"] for t in tools] == [
+        [{"role": "tool", "text": "get_weather sunny in Paris"}],
+        [{"role": "tool", "text": "get_time noon in Paris"}],
+    ], detail
+    # the answer is model text: Markdown, rendered by the panels' safe renderer
+    answer = board.locator(".lcnb-outputs .lcnb-msg.lcnb-role-ai .lcnb-md")
+    assert answer.last.locator("strong").text_content() == "Go for a walk."
+    items = answer.last.locator("li").all_text_contents()
+    assert items == ["the islands first", "then the gardens"]
+
+    # one click on the last model node's fold shows the five earlier messages again
+    last_model = board.locator("details.lcnb-node").filter(
+        has=page.page.locator(":scope > summary .lcnb-name", has_text="model")
+    ).last
+    board.evaluate("b => b.querySelectorAll('details.lcnb-node').forEach(d => { d.open = true; })")
+    fold = last_model.locator(":scope > .lcnb-io > .lcnb-inputs .lcnb-fold")
+    fold.click()
+    earlier = last_model.locator(":scope > .lcnb-io > .lcnb-inputs .lcnb-msgs-earlier .lcnb-msg")
+    assert [r.strip() for r in earlier.locator(":scope > .lcnb-role").all_inner_texts()] == [
+        "human", "ai", "tool", "ai", "tool"
+    ]
+    assert TRIP in earlier.first.inner_text()
+    assert fold.inner_text() == "hide 5 earlier messages"
+    assert not page.foreign_requests(), page.foreign_requests()
+
     if os.environ.get("LCNB_SCREENSHOTS") == "1":
-        # the whole tree unfolded; long chain inputs/outputs hidden to keep it readable
+        fold.click()  # folded again: the picture shows the tree as it opens
         board.evaluate(
             """b => {
                 b.querySelectorAll('details.lcnb-node').forEach(d => { d.open = true; });
-                b.querySelectorAll('.lcnb-kind-chain > .lcnb-io').forEach(io => {
-                    io.style.display = 'none';
-                });
+                b.querySelectorAll('details.lcnb-toolargs').forEach(d => { d.open = true; });
             }"""
         )
+        page.page.set_viewport_size({"width": 1100, "height": 2600})  # the whole tree at once
         page.shot(2, "lab-agent-tree.png")
+
+
+# A chain whose input and output carry the hostile corpus in every kind of leaf of a Value.
+HOSTILE_VALUES = """\
+from langchain_core.documents import Document
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableLambda
+
+P = {payloads!r}
+
+
+class Opaque:
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return self.text
+
+
+value = {{p: p for p in P}}  # keys and values
+value["messages"] = (
+    [SystemMessage(p) for p in P] + [HumanMessage(p) for p in P]
+    + [AIMessage(p, tool_calls=[{{"name": p, "args": {{p: p}}, "id": str(i)}}])
+       for i, p in enumerate(P)]
+    + [ToolMessage(p, tool_call_id=str(i), name=p, status="error") for i, p in enumerate(P)]
+)
+value["documents"] = [Document(page_content=p, metadata={{"title": p, "source": p}}) for p in P]
+value["media"] = HumanMessage(content=[{{"type": "image", "url": p}} for p in P])
+value["objects"] = [Opaque(p) for p in P]
+out = await RunnableLambda(lambda v: v, name=P[0]).ainvoke(value, config={{"callbacks": [live]}})
+print(len(out))
+"""
+
+
+def test_hostile_text_in_every_leaf_stays_text(page: LabPage, lab, chat_server):
+    """The hostile Markdown corpus in every leaf of a node's input and output (keys, values,
+    messages of every role, tool names and arguments, documents, media URLs, object reprs):
+    nothing executes, nothing loads, only the ai answers are Markdown (sanitized), every other
+    leaf reads verbatim; the same holds for the earlier messages a fold shows again."""
+    from test_lab_markdown import PAYLOADS, arm_traps
+
+    dialogs = arm_traps(page)
+    name = write_notebook(
+        lab, "hostile-values.ipynb", [HOSTILE_VALUES.format(payloads=PAYLOADS)],
+        base_url=chat_server.base_url,
+    )  # fmt: skip
+    page.open(name)
+    page.page.evaluate("() => { window.alert = () => { window.__pwned = 'alert'; }; }")
+    page.run_cell(0)
+    page.run_cell(1)
+    board = page.cell(1).locator(".lcnb-board")
+    board.evaluate("b => b.querySelectorAll('details').forEach(d => { d.open = true; })")
+    folds = board.locator(".lcnb-outputs .lcnb-fold")
+    # the output repeats the input's messages: folded (the transcript, the media message)
+    assert folds.count() == 2
+    for i in range(2):
+        folds.nth(i).click()  # the earlier messages, drawn again from the page's own table
+    assert board.locator(".lcnb-outputs .lcnb-msgs-earlier").count() == 2
+    page.page.wait_for_timeout(1500)  # room for a late onerror / onload / fetch
+
+    for tag in ("img", "script", "iframe", "object", "embed", "svg", "style", "input", "form"):
+        assert board.locator(tag).count() == 0, f"a <{tag}> element inside the board"
+    inline = board.locator(".lcnb-value [style], .lcnb-value [onclick], .lcnb-value [onerror]")
+    assert inline.count() == 0
+    hrefs = board.locator(".lcnb-value a").evaluate_all(
+        "as => as.map(a => [a.getAttribute('href'), a.target, a.rel])"
+    )
+    assert hrefs, "the ai answers' safe links were dropped too"
+    for href, target, rel in hrefs:
+        assert href and href.startswith(("http://", "https://", "mailto:")), href
+        assert target == "_blank" and rel == "noopener noreferrer", (href, target, rel)
+    # only ai messages are Markdown: every other leaf is its payload, verbatim, as text
+    markdown = board.locator(".lcnb-md").count()
+    assert markdown == 2 * len(PAYLOADS), "ai answers: once in the input, once in the fold"
+    assert board.locator(".lcnb-md").evaluate_all(
+        "ms => ms.every(m => m.closest('.lcnb-msg').classList.contains('lcnb-role-ai'))"
+    )
+    leaves = board.evaluate(
+        """b => [...b.querySelectorAll('.lcnb-inputs .lcnb-msg-text, .lcnb-inputs .lcnb-val-key,'
+                 + ' .lcnb-inputs .lcnb-val-str, .lcnb-inputs .lcnb-msg-name,'
+                 + ' .lcnb-inputs .lcnb-val-call, .lcnb-inputs .lcnb-val-media')]
+               .map(e => e.textContent)"""
+    )
+    text = "\n".join(leaves)
+    for p in PAYLOADS:
+        assert text.count(p) >= 8, (p, text.count(p))  # key, value, 2 messages, doc x3, ...
+    assert page.page.evaluate("() => typeof window.__pwned") == "undefined"
+    assert not dialogs, dialogs
+    assert not page.foreign_requests(), page.foreign_requests()
+    assert not [u for u in page.requests if "evil.example" in u or u.endswith("/x")]
 
 
 def test_failing_tool_is_red_with_its_error_and_the_cell_errors(page: LabPage, lab, chat_server):
