@@ -251,6 +251,25 @@ def library_opens(messages: list[dict[str, Any]]) -> list[LibraryOpen]:
     return found
 
 
+def ticks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every tick of these IOPub messages in its object form (``s``: runs started, ``u``: run
+    handle -> its update, expanded), whether sent bare, as a list or compressed."""
+    out = []
+    for msg in messages:
+        if msg["msg_type"] != "comm_msg" or msg["content"]["data"].get("method") != "custom":
+            continue
+        content = msg["content"]["data"].get("content", {})
+        if isinstance(content, dict) and content.get("k") == "z":
+            content = inflate(bytes((msg.get("buffers") or [b""])[0]))
+        elif isinstance(content, dict) and "k" in content:
+            continue  # not a tick (a catch-up answer)
+        if isinstance(content, list):
+            content = {"u": {str(content[0]): content[1:]}}
+        updates = {h: expand(w) for h, w in content.get("u", {}).items()}
+        out.append({"s": content.get("s", []), "u": updates})
+    return out
+
+
 def _buffer_bytes(msg: dict[str, Any]) -> int:
     return sum(len(b) for b in msg.get("buffers") or [])
 
