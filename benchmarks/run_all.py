@@ -13,7 +13,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     "bench_live_panels.py",
+    "bench_traffic.py",
     "bench_loop_traffic.py",
+    "bench_long_session.py",
     "bench_sync_handlers.py",
     "bench_saved_size.py",
     "bench_frontend.py",

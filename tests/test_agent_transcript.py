@@ -21,7 +21,7 @@ import json
 from typing import Any
 
 import pytest
-from board_replay import replay, stands_for
+from board_replay import replay, stands_for, ticks
 from harness import KernelSession
 
 from lc_callbacks_nb.server import Reply, ToolCall
@@ -81,12 +81,9 @@ def io_traffic(messages: list[dict[str, Any]]) -> tuple[int, int]:
     """(bytes, characters they stand for) of chain/tool/retriever inputs and outputs in the
     board's live ticks: each start's ``inputs``, each end's ``outputs``."""
     sent = shown = 0
-    for msg in messages:
-        if msg["msg_type"] != "comm_msg" or msg["content"]["data"].get("method") != "custom":
-            continue
-        tick = msg["content"]["data"].get("content", {})
-        values = [m.get("inputs") for m in tick.get("started", []) if m.get("kind") != "llm"]
-        values += [u["outputs"] for u in tick.get("updates", {}).values() if "outputs" in u]
+    for tick in ticks(messages):
+        values = [m.get("inputs") for m in tick["s"] if m.get("kind") != "llm"]
+        values += [u["outputs"] for u in tick["u"].values() if "outputs" in u]
         for value in values:
             if value not in (None, ""):
                 sent += len(json.dumps(value, ensure_ascii=False).encode())

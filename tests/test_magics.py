@@ -193,6 +193,34 @@ def test_set_in_one_cell_is_seen_by_the_next_sync_and_async(k):
     assert k.eval("await asyncio.sleep(0) or probe()") == ["recorder"]
 
 
+OURS = """
+from langchain_core.callbacks import CallbackManager, AsyncCallbackManager
+def ours():
+    return [type(h).__name__ for mgr in (CallbackManager, AsyncCallbackManager)
+            for h in mgr.configure().handlers if type(h).__module__.startswith('lc_callbacks_nb')]
+"""
+
+
+def test_one_handler_of_ours_per_run_feeds_panel_and_lc_runs(k):
+    """Regression (#16): the extension added two handlers to every run (the %lc_runs recorder
+    and the panel's), so LangChain dispatched every event twice and read every start twice."""
+    k.run(OURS)
+    assert k.eval("ours()") == ["LiveStreamHandler"] * 2  # sync and async managers: one each
+    result, boards = cell(k, "r = await m.ainvoke('one handler feeds both')")
+    n = result.reply["content"]["execution_count"]
+    (run,) = llm_runs(boards)
+    (recorded,) = runs_json(k, f"{n} --json")
+    assert run.text["text"] == "one handler feeds both" == recorded["preview"]
+    assert recorded["streamed_chunks"] == run["tokens"] > 0  # both saw every token, once
+    out = k.run("%%lc_stream --mode text\nprint(ours())").stdout
+    assert out.strip() == "['LiveStreamHandler', 'LiveStreamHandler']"
+    k.run("%lc_stream off")
+    assert k.eval("ours()") == ["RunRecorder"] * 2
+    r2 = k.run("m.invoke('recorded with panels off');")
+    (off,) = runs_json(k, f"{r2.reply['content']['execution_count']} --json")
+    assert off["preview"] == "recorded with panels off"
+
+
 def test_explicit_handler_plus_global_gives_one_panel(k):
     k.run("from lc_callbacks_nb import LiveStreamHandler\nmine = LiveStreamHandler(mode='widget')")
     _, boards = cell(k, "await m.ainvoke('explicit and global', config={'callbacks': [mine]})")
@@ -412,7 +440,7 @@ def test_reload_twice_keeps_one_copy_of_everything(k):
     k.run("%reload_ext lc_callbacks_nb")
     counts = json.loads(k.run(COUNT_HOOKS).stdout)
     # pre_run_cell: the extension's scope reset and cells.py's cell numbering, one of each
-    assert counts == [1, 1, 2, 1, ["lc_handlers", "lc_runs", "lc_stream"], ["lc_stream"], 3, True]
+    assert counts == [1, 1, 2, 1, ["lc_handlers", "lc_runs", "lc_stream"], ["lc_stream"], 1, True]
     _, boards = cell(k, "await m.ainvoke('one panel after reloads')")
     assert len(boards) == 1 and len(llm_runs(boards)) == 1
     result, _ = cell(k, "%%lc_stream --mode text\nm.invoke('scoped after reload');")
@@ -422,7 +450,7 @@ def test_reload_twice_keeps_one_copy_of_everything(k):
 def test_unload_removes_everything(k):
     k.run("%unload_ext lc_callbacks_nb")
     counts = json.loads(k.run(COUNT_HOOKS).stdout)
-    assert counts == [0, 0, 0, 0, [], [], 3, True]  # LangChain keeps our (now empty) slots
+    assert counts == [0, 0, 0, 0, [], [], 1, True]  # LangChain keeps our (now empty) slot
     assert k.eval("probe()") == []
     _, boards = cell(k, "await m.ainvoke('after unload'); m.invoke('sync after unload');")
     assert boards == []

@@ -167,6 +167,15 @@ def token_pieces(token: Any, chunk: Any = None) -> list[Piece]:
     return []
 
 
+def token_text(token: Any) -> str:
+    """A token's text as ``%lc_runs`` counts and previews it (text blocks joined)."""
+    if isinstance(token, str):
+        return token
+    if isinstance(token, list):  # Responses API: content blocks
+        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in token)
+    return str(token or "")
+
+
 # -- a leading <think>…</think> block ---------------------------------------------------------
 OPEN_THINK = "<think>"
 CLOSE_THINK = "</think>"

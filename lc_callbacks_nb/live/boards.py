@@ -75,10 +75,13 @@ class Board:
         self.scheduled = False
         self.cell_over = False  # the cell that started it has finished
         self._on_error = on_error
+        self._held_since: float | None = None  # new text waiting for more (see _hold)
 
     def flush(self) -> None:
         """Draw what changed (called by the scheduler, under its lock)."""
         self.scheduled = False
+        if self._hold():
+            return
         changes = self.runs.collect()
         self.view.render(changes, live_runs=self.runs.live_count)
         if self.cell_over and not self.runs.live_count:
@@ -87,9 +90,33 @@ class Board:
     def on_error(self, exc: BaseException) -> None:
         self._on_error(exc)
 
+    def _hold(self) -> bool:
+        """Let a little new text wait for more, so a slow stream does not pay a message's
+        envelope for every token or two: only text (no start, end, status or first token),
+        less of it than the view's ``min_tick_chars``, held for at most ``max_hold`` seconds."""
+        view = self.view
+        if not view.min_tick_chars or self.cell_over:
+            return False
+        chars = self.runs.pending_text()
+        now = self.runs.clock()
+        if not chars or chars >= view.min_tick_chars:  # (0: no new text to wait with)
+            self._held_since = None
+            return False
+        if self._held_since is None:
+            self._held_since = now
+        if now - self._held_since >= view.max_hold:
+            self._held_since = None
+            return False
+        return True
+
     def retry_at(self) -> float | None:
-        """When the view wants another flush although nothing changed (deferred state)."""
-        return self.view.wants_flush_at()
+        """When the board wants another flush although nothing changed: held text, or state
+        the view deferred."""
+        held = self._held_since + self.view.max_hold if self._held_since is not None else None
+        deferred = self.view.wants_flush_at()
+        if held is None or deferred is None:
+            return held if deferred is None else deferred
+        return min(held, deferred)
 
 
 class BoardTable:

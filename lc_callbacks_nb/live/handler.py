@@ -6,6 +6,9 @@ cell's board (``boards.py``: runs + view + flush target). Drawing happens elsewh
 scheduler's thread sends coalesced deltas at most ``fps`` times a second; the end of a cell
 draws its board's last state before the cell finishes.
 
+The extension's handler also feeds the ``%lc_runs`` recorder (``recorder``), from the same
+reading of each event: LangChain then dispatches every event to one handler of ours, not two.
+
 Callbacks never await and run inline (``run_inline``), on whatever thread fires the event: the
 kernel's event loop in an async cell, the calling thread in a sync cell. Failures inside this
 handler are caught and recorded in ``internal_errors``; they never reach the user's run.
@@ -15,19 +18,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ..langchain import force_stream as _force_stream
 from ..langchain.events import Outcome, RunEvents, RunStopped, Start, guarded
 from ..langchain.payloads import is_finish_chunk
-from ..langchain.tokens import TEXT, split_think, token_pieces
+from ..langchain.tokens import TEXT, split_think, token_pieces, token_text
 from ..langchain.tokens import has_extra_pieces as has_extra
 from ..notebook import cells
 from ..views import make_view, resolve_mode
 from .boards import CLAIMS, Board, BoardTable
 from .flush import FlushScheduler, get_scheduler
 from .runs import LLM, Run, preview
+
+if TYPE_CHECKING:
+    from ..notebook.history import RunRecord, RunRecorder
+
+# (board, run, the run's text list, its %lc_runs record); board/run/text None: shown elsewhere
+Tracked = tuple["Board | None", "Run | None", "list[str] | None", "RunRecord | None"]
 
 
 class LiveStreamHandler(RunEvents):  # type: ignore[override]
@@ -80,8 +89,12 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
         self.clock = clock
         self.scheduler = scheduler or get_scheduler()
         self._boards = BoardTable(self._new_board, self.scheduler)
-        # run id -> (board, run, the run's text list): what the token hot path needs, at hand
-        self._runs: dict[UUID, tuple[Board, Run, list[str]]] = {}
+        # The %lc_runs recorder this handler also feeds (the extension sets it; None for a
+        # handler of your own, whose runs the extension's handler records).
+        self.recorder: RunRecorder | None = None
+        # run id -> (board, run, the run's text list, its %lc_runs record): what the token hot
+        # path needs, at hand. A run another handler shows has only its record here.
+        self._runs: dict[UUID, Tracked] = {}
         self._mode_cache: str | None = None
 
     def __repr__(self) -> str:
@@ -107,7 +120,6 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
                 max_rows=self.max_rows,
                 clock=self.clock,
                 on_error=self.internal_error,
-                current_text=board.runs.current_text,
                 on_stop=self.request_stop,  # the panel's Stop button
             )
         board.view = make_view(self._resolved_mode(), **options)
@@ -120,26 +132,36 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
 
     # -- RunEvents ------------------------------------------------------------------------
     def run_started(self, run_id: UUID, start: Start) -> bool:
-        if not CLAIMS.claim(run_id, start.parent_id, self):
-            return False
-        try:
-            return self._show(run_id, start)
-        except BaseException:
-            CLAIMS.release(run_id, self)  # a run we could not show is nobody's
-            raise
+        recorder = self.recorder
+        record = recorder.record_start(run_id, start) if recorder is not None else None
+        shown = False
+        if CLAIMS.claim(run_id, start.parent_id, self):
+            try:
+                shown = self._show(run_id, start, record)
+            except BaseException as exc:
+                CLAIMS.release(run_id, self)  # a run we could not show is nobody's
+                if not isinstance(exc, Exception):
+                    raise
+                self.internal_error(exc)
+        if not shown and record is not None:
+            self._runs[run_id] = (None, None, None, record)  # recorded, shown elsewhere
+        return shown or record is not None
 
-    def _show(self, run_id: UUID, start: Start) -> bool:
-        parent = self._runs.get(start.parent_id) if start.parent_id is not None else None
-        if parent is not None:  # children join their parent's board, whichever thread they're on
-            board, created = parent[0], False
+    def _show(self, run_id: UUID, start: Start, record: RunRecord | None) -> bool:
+        found = self._runs.get(start.parent_id) if start.parent_id is not None else None
+        parent = found[1] if found is not None else None  # (None: recorded, shown elsewhere)
+        if found is not None and found[0] is not None and parent is not None:
+            # children join their parent's board, whichever thread they're on
+            board, created = found[0], False
         else:
+            parent = None
             board, created = self._boards.board_for(start.cell.key)
         extra: dict[str, Any] = {}
         if start.kind == LLM:
             extra["stoppable"] = start.stoppable
         if start.tool_call_id:
             extra["tool_call_id"] = start.tool_call_id
-        if start.thread and (parent is None or parent[1].thread != start.thread):
+        if start.thread and (parent is None or parent.thread != start.thread):
             extra["thread"] = start.thread  # shown where it first appears: the graph's root
         run = board.runs.start(
             str(run_id),
@@ -154,7 +176,7 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
         run.thread = start.thread
         if start.resumed:
             board.runs.add_event(run, start.resumed)
-        self._runs[run_id] = (board, run, run.text[TEXT])
+        self._runs[run_id] = (board, run, run.text[TEXT], record)
         if created:
             self.scheduler.flush_now(board)  # the panel appears before the first token
         else:
@@ -166,7 +188,11 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
         found = self._runs.pop(run_id, None)
         if found is None:
             return
-        board, run, _text = found
+        board, run, _text, record = found
+        if record is not None and self.recorder is not None:
+            self.recorder.record_end(record, outcome)
+        if board is None or run is None:
+            return
         final, reasoning = outcome.final_text, outcome.final_reasoning
         if final is not None:  # the reply itself keeps its think block: only the panel splits
             think, final = split_think(final)
@@ -216,7 +242,11 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
             found = self._runs.get(run_id)
             if found is None:
                 return
-            board, run, text = found
+            board, run, text, record = found
+            if run is None or board is None or text is None:  # recorded only
+                if record is not None:
+                    record.streamed(token if token.__class__ is str else token_text(token))
+                return
             if run.stop:
                 raise RunStopped(str(run_id), run.name)
             # the fast path: plain text, no think block to split, nothing else in the chunk
@@ -225,7 +255,11 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
                 run.tokens += 1
                 if run.first_token_at is None:
                     run.first_token_at = board.runs.clock()
+                if record is not None:
+                    record.streamed(token)
             else:
+                if record is not None:
+                    record.streamed(token_text(token))
                 pieces = token_pieces(token, chunk)
                 if pieces:
                     board.runs.add_pieces(run, pieces)
@@ -248,7 +282,9 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
         re-raises to the caller. Only runs started on the kernel's event loop can be stopped
         (a sync cell blocks the kernel, which then cannot hear the button). Returns whether
         the request was taken."""
-        for uuid, (_board, run, _text) in list(self._runs.items()):
+        for uuid, (_board, run, _text, _record) in list(self._runs.items()):
+            if run is None:
+                continue
             if str(uuid) == run_id and run.kind == LLM and run.extra.get("stoppable"):
                 run.stop = True
                 return True
@@ -260,7 +296,7 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
     ) -> None:
         shown = self.shown_run(run_id)  # sent from plumbing: shown on the nearest shown run
         found = self._runs.get(shown) if shown is not None else None
-        if found is not None:
-            board, run, _text = found
+        if found is not None and found[0] is not None and found[1] is not None:
+            board, run = found[0], found[1]
             board.runs.add_event(run, f"{name}: {preview(data, 300)}")
             self._wake(board)

@@ -96,8 +96,10 @@ class Run:
     text: dict[str, list[str]] = field(default_factory=lambda: {c: [] for c in CHANNELS})
     # ... and how many pieces of each channel the view has already been sent.
     sent: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANNELS, 0))
-    meta_changed: bool = True
+    meta_changed: bool = False  # status, events or the stream's end changed: send every figure
     is_new: bool = True
+    reported_tokens: int = 0  # the token count the views were last given
+    reported_ttft: bool = False
     reset: bool = False  # the text channel was replaced after some of it was sent
     # When the model's stream finished (its finish chunk). agenerate ends all its runs
     # together, after the slowest: a short run's figures stop here, not at that end.
@@ -299,14 +301,25 @@ class RunBoard:
     def live_count(self) -> int:
         return len(self._live)
 
-    def current_text(self, run_id: str) -> dict[str, str] | None:
-        with self.lock:
-            run = self._live.get(run_id)
-            if run is None:
-                return None
-            return {c: run.shown(c) for c in CHANNELS if run.text[c]}
-
     # -- flushing -----------------------------------------------------------------------
+    def pending_text(self) -> int | None:
+        """Characters of text not yet collected, when new text (and token counts) is all that
+        changed; None when anything else did (a start, an end, a status, a first token)."""
+        with self.lock:
+            if self._done:
+                return None
+            chars = 0
+            for run in self._live.values():
+                if run.is_new or run.meta_changed or run.reset:
+                    return None
+                if run.first_token_at is not None and not run.reported_ttft:
+                    return None
+                for channel in CHANNELS:
+                    pieces = run.text[channel]
+                    for i in range(run.sent[channel], len(pieces)):
+                        chars += len(pieces[i])
+            return chars
+
     def collect(self) -> Changes:
         """Everything that changed since the last call; finished runs leave the board."""
         with self.lock:
@@ -317,7 +330,7 @@ class RunBoard:
             for run in [*self._done, *self._live.values()]:
                 if run.is_new:
                     run.is_new = False
-                    started.append(run.meta())
+                    started.append({**run.meta(), "elapsed": round(now - run.started_at, 3)})
                 update: dict[str, Any] = {}
                 for channel in CHANNELS:
                     pieces = run.text[channel]
@@ -343,8 +356,17 @@ class RunBoard:
                 if run.reset and "delta" in update:
                     update["reset"] = True
                     run.reset = False
-                if update or run.meta_changed or run.status != RUNNING:
-                    update.update(run.metrics(now))
+                if run.meta_changed or run.status != RUNNING:
+                    update.update(run.metrics(now))  # every figure, the kernel's own
+                    run.reported_ttft = run.first_token_at is not None
+                    run.reported_tokens = update["tokens"]
+                else:  # streaming: only what the views cannot derive (their clock does the rest)
+                    tokens = run.tokens  # read once: the token path adds to it meanwhile
+                    if tokens != run.reported_tokens:
+                        update["tokens"] = run.reported_tokens = tokens
+                    if run.first_token_at is not None and not run.reported_ttft:
+                        run.reported_ttft = True
+                        update["ttft"] = round(run.first_token_at - run.started_at, 3)
                 if run.meta_changed:
                     run.meta_changed = False
                     update["status"] = run.status

@@ -4,9 +4,10 @@
 configurable and the ``LCMagics`` instance (both in ``shell.configurables``), the magics, a
 ``pre_run_cell`` callback (a new cell starts outside any ``%%lc_stream`` scope), the cell hooks
 of ``cells.py``, the ``%%lc_stream``
-text and AST transforms, and the targets of the configure-hook slots (run recorder; global
-``LiveStreamHandler`` while ``%lc_stream on``). The slots themselves stay registered with
-LangChain (it has no unregister) and return ``None``.
+text and AST transforms, and the target of the configure-hook slot: the global
+``LiveStreamHandler`` while ``%lc_stream on``, else the run recorder. Every panel handler the
+extension makes feeds the recorder itself, so a run gets one handler of ours, not two. The slot
+stays registered with LangChain (it has no unregister) and returns ``None``.
 Every hook we add carries the attribute ``lc_callbacks_nb = True``, and ``load`` first sweeps
 away any marked leftovers, so ``%reload_ext`` always ends with one copy of each.
 """
@@ -153,6 +154,7 @@ class Controller:
         shell.ast_transformers.append(self.ast_transform)
         cell_transform.set_scope_opener(self.magics.open_scope)
         hooks.set_recorder(self.recorder)
+        hooks.set_global(self.recorder)  # records every run; %lc_stream on replaces it
         hooks.SCOPED.enabled = True
         from . import cells
 
@@ -163,6 +165,7 @@ class Controller:
     def uninstall(self) -> None:
         shell = self.shell
         self.stream_off()
+        hooks.set_global(None)
         hooks.set_recorder(None)
         self.config.remember_all()  # the values in force are what a reload starts from
         self.config.unobserve(self._options_changed, names=list(HANDLER_OPTIONS))
@@ -205,21 +208,27 @@ class Controller:
         merged = {**self.config.handler_options(), **options}
         if self.handler is None or merged != self._handler_options(self.handler):
             # before touching the config: a failure changes nothing
-            self.handler = make_handler(merged)
+            self.handler = self.make_handler(merged)
             hooks.set_global(self.handler)
         for k, v in options.items():  # kept, also across %reload_ext (the config's observer)
             setattr(self.config, k, v)
 
     def stream_off(self) -> None:
         self.handler = None
-        hooks.set_global(None)
+        hooks.set_global(self.recorder)  # panels off, %lc_runs still records
+
+    def make_handler(self, options: dict[str, Any]) -> Any:
+        """A panel handler that also feeds this extension's recorder."""
+        handler = make_handler(options)
+        handler.recorder = self.recorder
+        return handler
 
     def _options_changed(self, change: Any) -> None:
         # %config LCCallbacksNB.fps = 30 while on: later runs get a handler with the new options.
         if self.handler is not None:
             merged = self.config.handler_options()
             if merged != self._handler_options(self.handler):
-                self.handler = make_handler(merged)
+                self.handler = self.make_handler(merged)
                 hooks.set_global(self.handler)
 
     def _history_changed(self, change: Any) -> None:
@@ -243,7 +252,7 @@ class Controller:
     # -- %%lc_stream ---------------------------------------------------------------------
     def open_scope(self, options: dict[str, Any]) -> hooks.CellScope:
         options = self.check(options)
-        return hooks.CellScope(make_handler({**self.config.handler_options(), **options}))
+        return hooks.CellScope(self.make_handler({**self.config.handler_options(), **options}))
 
     # -- %lc_runs ------------------------------------------------------------------------
     def runs(self, cell: int | None) -> Any:
@@ -251,11 +260,14 @@ class Controller:
 
     # -- %lc_handlers --------------------------------------------------------------------
     def handlers_report(self) -> str:
-        lines = ["Handlers the configure hook adds to a LangChain run started here:"]
-        active = dict(hooks.active_handlers())
+        lines = [
+            "Handlers the configure hook adds to a LangChain run started here "
+            "(one handler; the panel handler also records for %lc_runs):"
+        ]
+        chosen = hooks.configured_handler()
         scoped = hooks.SCOPED.get()
         rows = [
-            ("recorder", active.get("recorder"), "%lc_runs history"),
+            ("recorder", self.recorder, "%lc_runs history"),
             ("scoped", scoped, "%%lc_stream, this cell only"),
             ("global", self.handler, "%lc_stream on, every run in this kernel"),
         ]
@@ -269,8 +281,11 @@ class Controller:
             note = why
             if kind == "global" and scoped is not None:
                 note += "; yields to the scoped handler here"
+            if kind == "recorder" and chosen is not handler:
+                note += "; fed by the panel handler, not a handler of its own"
             lines.append(f"  {kind:<8} {handler!r}  [{note}]")
-            lines.append(f"  {'':<8}   runs: {_placement(handler)}")
+            if kind != "recorder" or chosen is handler:
+                lines.append(f"  {'':<8}   runs: {_placement(handler)}")
         lines.append(
             "Handlers passed as callbacks=... (on a model or in a call's config) are per model "
             "or per call: not visible here; LangChain calls them before these."

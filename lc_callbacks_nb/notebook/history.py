@@ -1,11 +1,13 @@
 """Record LangChain runs per notebook cell, bounded, for ``%lc_runs``.
 
-:class:`RunRecorder` reads LangChain's callbacks through the same
-:class:`~lc_callbacks_nb.langchain.events.RunEvents` as the live panels: the same run kinds and
-statuses, the same rule for which cell a run belongs to (``notebook/cells.py``), the same
-control-flow and interrupt rules, the same redaction. It only stores: every method takes one
-lock and does O(1) work; a token only bumps a counter and, while the preview is short, appends
-a few characters.
+:class:`RunRecorder` is fed from one reading of LangChain's callbacks
+(:class:`~lc_callbacks_nb.langchain.events.RunEvents`): the same run kinds and statuses, the same
+rule for which cell a run belongs to (``notebook/cells.py``), the same control-flow and interrupt
+rules, the same redaction as the live panels. With the extension loaded, LangChain gets ONE
+handler of ours per run: the ``%lc_stream`` panel handler, which records into the recorder as it
+reads each event (``record_start`` / ``record_end`` / ``RunRecord.streamed``); with panels off,
+the recorder itself is that handler. It only stores: every method takes one lock and does O(1)
+work; a token only bumps a counter and, while the preview is short, appends a few characters.
 
 Bounds: the last ``max_cells`` cells that started runs, at most ``max_runs_per_cell`` runs per
 cell (later runs are counted, not kept), ``PREVIEW_CHARS`` characters of model text per run.
@@ -26,6 +28,7 @@ from typing import Any
 from uuid import UUID
 
 from ..langchain.events import Outcome, RunEvents, Start
+from ..langchain.tokens import token_text
 from ..live.redact import redact, redact_model_text
 from ..live.runs import CHAIN, DONE, ERROR, LLM, RUNNING, clean_text
 from ..live.values import Ledger, read
@@ -55,6 +58,14 @@ class RunRecord:
     children: list[RunRecord] = field(default_factory=list)
     inputs: Any = ""  # a Value (live/values.py); "" for none
     outputs: Any = ""
+
+    def streamed(self, text: str) -> None:
+        """One streamed token. No lock: one run's tokens come from one thread at a time, and
+        readers copy under the recorder's lock (a count read mid-stream may be one behind)."""
+        if text:
+            self.chunks += 1
+            if len(self.preview) < PREVIEW_CHARS:
+                self.preview = (self.preview + text)[:PREVIEW_CHARS]
 
     @property
     def cell(self) -> int | None:
@@ -99,14 +110,6 @@ class CellRuns:
         return self.number
 
 
-def _text_of(token: Any) -> str:
-    if isinstance(token, str):
-        return token
-    if isinstance(token, list):  # Responses API: content blocks
-        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in token)
-    return str(token or "")
-
-
 class RunRecorder(RunEvents):
     """Keeps a bounded run tree per cell. Thread-safe; O(1) per event."""
 
@@ -147,8 +150,9 @@ class RunRecorder(RunEvents):
                 self._runs.pop(rec.run_id, None)
                 stack.extend(rec.children)
 
-    # -- recording (RunEvents) -----------------------------------------------------------
-    def run_started(self, run_id: UUID, start: Start) -> bool:
+    # -- recording: the sink the one handler feeds ------------------------------------
+    def record_start(self, run_id: UUID, start: Start) -> RunRecord | None:
+        """Keep a run that starts; None when over the per-cell cap (it is counted instead)."""
         rid = str(run_id)
         pid = None if start.parent_id is None else str(start.parent_id)
         now = self.clock()
@@ -163,7 +167,7 @@ class RunRecorder(RunEvents):
                 self._cells.move_to_end(key)
             if cr.count >= self.max_runs_per_cell or (pid and parent is None and cr.dropped):
                 cr.dropped += 1
-                return False
+                return None
             rec = RunRecord(rid, pid, start.kind, start.name, key, start.cell.number, now)
             cr.count += 1
             self._runs[rid] = rec
@@ -172,14 +176,13 @@ class RunRecorder(RunEvents):
         value = _read(start.inputs, ledger)  # outside the lock: bounded, but not O(1)
         with self._lock:
             rec.inputs = value
-        return True
+        return rec
 
-    def run_ended(self, run_id: UUID, outcome: Outcome) -> None:
+    def record_end(self, rec: RunRecord, outcome: Outcome) -> None:
         now = self.clock()
         with self._lock:
-            rec = self._runs.get(str(run_id))
-            cr = self._cells.get(rec.key) if rec is not None else None
-            if rec is None or cr is None or rec.ended is not None:
+            cr = self._cells.get(rec.key)
+            if cr is None or rec.ended is not None:  # its cell was evicted, or a late repeat
                 return
         value = _read(outcome.outputs, cr.ledger)
         with self._lock:
@@ -196,17 +199,23 @@ class RunRecorder(RunEvents):
             elif rec.kind != CHAIN and value != "":
                 rec.preview = value_summary(value, PREVIEW_CHARS)
 
+    # -- the recorder as the handler itself (panels off) ---------------------------------
+    def run_started(self, run_id: UUID, start: Start) -> bool:
+        return self.record_start(run_id, start) is not None
+
+    def run_ended(self, run_id: UUID, outcome: Outcome) -> None:
+        rec = self._runs.get(str(run_id))
+        if rec is not None:
+            self.record_end(rec, outcome)
+
     def on_llm_new_token(self, token: Any, *, run_id: UUID, **kw: Any) -> None:  # type: ignore[override]
-        text = _text_of(token)
+        text = token_text(token)
         if not text:
             return
-        with self._lock:
+        with self._lock:  # a handler of its own may be called from several threads at once
             rec = self._runs.get(str(run_id))
-            if rec is None:
-                return
-            rec.chunks += 1
-            if len(rec.preview) < PREVIEW_CHARS:
-                rec.preview = (rec.preview + text)[:PREVIEW_CHARS]
+            if rec is not None:
+                rec.streamed(text)
 
     # -- reading -------------------------------------------------------------------------
     def cells(self) -> list[int | None]:

@@ -1,29 +1,30 @@
-"""Which handlers LangChain's configure hook adds to a run: global, cell-scoped, recorder.
+"""The one handler LangChain's configure hook adds to every run: scoped, global, or the recorder.
 
 LangChain offers one extension point for "a handler on every run":
 ``register_configure_hook(var, inheritable)``. Every callback manager it configures calls
 ``var.get()`` and adds the result when it is not ``None``. There is no unregister, so this module
-registers its slots once per process and afterwards only flips what they return.
+registers ONE slot once per process and afterwards only flips what it returns. One slot, so one
+handler of ours per run: LangChain dispatches each event once, and the handler feeds both the
+panel and the ``%lc_runs`` recorder from one reading of it (``live/handler.py``).
 
-Why the slots are not bare ``ContextVar`` s: a value ``set()`` in a kernel cell lives in the
-context that cell ran in. Async (top-level ``await``) cells run as their own asyncio task on a
-copied context, so a ``set()`` there vanishes when the cell ends; a ``threading.Thread`` starts
-with an empty context and never sees it at all. "On for this kernel" is process state, not
-context state, so:
+What the slot returns, first match wins:
 
-- ``GLOBAL`` and ``RECORDER`` are :class:`Slot` objects: ``get()`` returns a plain attribute,
-  the same answer in every task, cell and thread, and ``None`` (nothing attached, no cost)
-  when off. They implement the part of the ``ContextVar`` interface LangChain uses.
-- ``SCOPED`` (``%%lc_stream``) really is context state: "runs started by this cell". It is a
-  :class:`ScopedSlot` over a real ``ContextVar``: entered and reset in the same frame by the
-  rewritten cell (so tasks the cell creates inherit it, and the next cell does not), with a
-  process-wide kill switch for unload, and a fallback for bare threads started while the scope
-  is open (they have no context to inherit).
+- the ``%%lc_stream`` handler of the current context (``SCOPED``): "runs started by this cell",
+  real context state. A :class:`ScopedSlot` over a ``ContextVar``, entered and reset in the same
+  frame by the rewritten cell (so tasks the cell creates inherit it, and the next cell does not),
+  with a process-wide kill switch for unload, and a fallback for bare threads started while the
+  scope is open (they have no context to inherit);
+- else ``GLOBAL.target``: the ``%lc_stream on`` handler, or the recorder itself while panels are
+  off, or ``None`` (nothing attached, no cost) when the extension is not loaded. "On for this
+  kernel" is process state, not context state: a value ``set()`` in a kernel cell would live in
+  the context that cell ran in (an async cell's task, gone when it ends; a ``threading.Thread``
+  starts with an empty context), so the target is a plain attribute, the same answer in every
+  task, cell and thread.
 
-``GLOBAL.get()`` yields to ``SCOPED``: in a ``%%lc_stream`` cell only the cell's handler is added,
-so a run gets one panel, with the cell's options.
-
-No IPython import here; which cell a run belongs to is ``cells.py``'s question, not ours.
+:class:`Slot` implements the part of the ``ContextVar`` interface LangChain uses. The panel
+handlers the extension makes carry the recorder (``handler.recorder``), so a run is recorded
+whichever of them it gets. No IPython import here; which cell a run belongs to is ``cells.py``'s
+question, not ours.
 """
 
 from __future__ import annotations
@@ -37,20 +38,21 @@ _SLOT_PREFIX = "lc_callbacks_nb."
 
 
 class Slot:
-    """A process-wide handler slot with the ``ContextVar.get`` interface LangChain calls."""
+    """The process-wide handler slot, with the ``ContextVar.get`` interface LangChain calls."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.target: Any = None
-        self.yields_to: ScopedSlot | None = None
+        self.recorder: Any = None  # the %lc_runs recorder the targets feed (for reports)
+        self.scoped: ScopedSlot | None = None  # consulted first: a %%lc_stream cell's handler
 
     def get(self, default: Any = None) -> Any:
+        if self.scoped is not None:
+            handler = self.scoped.get()
+            if handler is not None:
+                return handler
         target = self.target
-        if target is None:
-            return default
-        if self.yields_to is not None and self.yields_to.get() is not None:
-            return default
-        return target
+        return default if target is None else target
 
     def set(self, target: Any) -> None:
         self.target = target
@@ -116,7 +118,7 @@ def _find_registered(name: str) -> Any:
     except ImportError:  # pragma: no cover - private name moved; we simply register anew
         return None
     for var, *_ in _configure_hooks:
-        if getattr(var, "name", None) == name and type(var).__name__ in ("Slot", "ScopedSlot"):
+        if getattr(var, "name", None) == name and type(var).__name__ == "Slot":
             return var
     return None
 
@@ -131,32 +133,43 @@ def _register(slot: Any) -> Any:
     return slot
 
 
-# Registration order is the order LangChain adds the handlers: recorder, scoped, global.
-# Kept across `importlib.reload` of this module (module globals survive a reload).
+# One slot registered with LangChain; kept across `importlib.reload` of this module (module
+# globals survive a reload, and a slot already registered in this process is found again).
 try:
-    RECORDER, SCOPED, GLOBAL  # type: ignore[used-before-def,has-type]  # noqa: B018
+    SCOPED, GLOBAL  # type: ignore[used-before-def,has-type]  # noqa: B018
 except NameError:
-    RECORDER = _register(Slot(_SLOT_PREFIX + "recorder"))
-    SCOPED = _register(ScopedSlot(_SLOT_PREFIX + "scoped"))
-    GLOBAL = _register(Slot(_SLOT_PREFIX + "global"))
-    GLOBAL.yields_to = SCOPED
+    GLOBAL = _register(Slot(_SLOT_PREFIX + "handler"))
+    SCOPED = GLOBAL.scoped or ScopedSlot(_SLOT_PREFIX + "scoped")
+    GLOBAL.scoped = SCOPED
 
 
 def set_global(handler: Any) -> None:
+    """What every run gets outside a ``%%lc_stream`` cell (None: nothing)."""
     GLOBAL.set(handler)
 
 
 def set_recorder(recorder: Any) -> None:
-    RECORDER.set(recorder)
+    """The ``%lc_runs`` recorder the extension's handlers feed (reported by active_handlers)."""
+    GLOBAL.recorder = recorder
+
+
+def configured_handler() -> Any:
+    """The one handler the configure hook adds to a run started in the current context."""
+    return GLOBAL.get()
 
 
 def active_handlers() -> list[tuple[str, Any]]:
-    """What the configure hook would add to a run started in the current context, in order."""
-    out = []
-    for kind, slot in (("recorder", RECORDER), ("scoped", SCOPED), ("global", GLOBAL)):
-        handler = slot.get()
-        if handler is not None:
-            out.append((kind, handler))
+    """What a run started in the current context is fed into, in order: the recorder, then the
+    panel handler (``scoped`` or ``global``). One LangChain handler feeds them all."""
+    handler = GLOBAL.get()
+    if handler is None:
+        return []
+    recorder = GLOBAL.recorder
+    out: list[tuple[str, Any]] = []
+    if recorder is not None and (handler is recorder or getattr(handler, "recorder", None)):
+        out.append(("recorder", recorder))
+    if handler is not recorder:
+        out.append(("scoped" if SCOPED.get() is handler else "global", handler))
     return out
 
 

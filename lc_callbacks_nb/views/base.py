@@ -12,6 +12,10 @@ class BoardView:
     # of short runs stays within its message budget; text says no, so what it prints follows
     # the order of events exactly.
     coalesce_ends = False
+    # May new text wait for more? A widget says yes while a message would carry little text for
+    # its envelope (slow streams), for at most `max_hold` seconds; text prints at once.
+    min_tick_chars = 0
+    max_hold = 0.0
 
     def __init__(self, *, max_panels: int = 8):
         self.max_panels = max_panels

@@ -8,20 +8,15 @@
 // the same safe renderer for an ai message's answer text).
 import CSS from "./board.css";
 import { MarkdownView } from "./js/src/markdown.js";
+import { CHANNELS, FINAL, GONE, RESTARTED, createStore } from "./js/src/store.js";
 import { MessageTable, showValue } from "./js/src/values.js";
 
-// Statuses as in live/runs.py: every one but "running" is final (its clock stops).
-const FINAL = new Set(["done", "error", "interrupted", "paused", "handed_off", "stopped"]);
 const FOLDED = new Set(["done", "interrupted", "stopped"]); // finished nodes that fold; the rest stay open
 // `error` says what for, or where to, or why it stopped: not a failure
 const WAITING = new Set(["paused", "handed_off", "stopped"]);
 const SYNC_BUSY =
   "the kernel is busy running a sync cell and cannot hear this; use Kernel › Interrupt";
 const LABELS = { handed_off: "handed off" };
-const CHANNELS = ["text", "reasoning", "tool_args"];
-// What a running run shows once its kernel can no longer end it (see watchKernel).
-const RESTARTED = "kernel restarted";
-const GONE = "kernel gone";
 
 function h(tag, cls, text) {
   const node = document.createElement(tag);
@@ -118,35 +113,12 @@ function firstWords(text, n = 12) {
   return words.length > 80 ? words.slice(0, 80) + "…" : words;
 }
 
-function newRun(meta) {
-  return {
-    ...meta,
-    status: meta.status || "running",
-    text: { text: "", reasoning: "", tool_args: "" },
-    localStart: performance.now() - 1000 * (meta.elapsed || 0),
-  };
-}
-
-// Merge a durable state row (from the synced `runs` trait) into the local run.
-function mergeRow(run, row) {
-  for (const [k, v] of Object.entries(row)) {
-    if (k === "text") continue;
-    run[k] = v;
-  }
-  // Rows carry text only for running runs (a refresh for views that missed deltas).
-  const text = row.text || {};
-  for (const c of CHANNELS) {
-    const incoming = text[c] || "";
-    if (incoming.length > run.text[c].length) run.text[c] = incoming;
-  }
-}
-
-// The `archive` trait: zlib-compressed JSON {run id: {channel: final text}}.
-async function unpackArchive(data) {
-  if (!data || !data.byteLength) return {};
-  const bytes = new Uint8Array(data.buffer, data.byteOffset || 0, data.byteLength);
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
-  return JSON.parse(await new Response(stream).text());
+// tok/s while a run streams, from the browser's own clock and the token count: the kernel sends
+// neither elapsed time nor rate per tick, only its final figures when the stream ends.
+function liveTps(run, now) {
+  if (run.ttft === undefined || (run.tokens || 0) < 2) return undefined;
+  const span = (now - run.localStart) / 1000 - run.ttft;
+  return span > 0 ? Math.round((10 * (run.tokens - 1)) / span) / 10 : undefined;
 }
 
 // How a board learns that its kernel is gone. Checked in JupyterLab 4.6 and Notebook 7 with
@@ -201,8 +173,8 @@ function watchKernel(model, end) {
   };
 }
 
-function render({ model, el, early }) {
-  const runs = new Map(); // id -> run
+function render({ model, el, store }) {
+  const runs = store.runs; // id -> run, shared by every view of this model
   const nodes = new Map(); // id -> {root, ...element refs}
   const messages = new MessageTable(); // messages of inputs/outputs, by number (folds refer to them)
   const root = h("div", "lcnb-board");
@@ -216,126 +188,39 @@ function render({ model, el, early }) {
   let timer = null;
   let frame = 0; // the pending requestAnimationFrame, if any
   let disposed = false;
-  let ended = ""; // why this board's kernel is gone, once it is (RESTARTED or GONE)
-  let endedAt = 0;
 
   const llmCount = () => [...runs.values()].filter((r) => r.kind === "llm").length;
   const tableMode = () => llmCount() > model.get("max_panels");
-
-  let archived = {}; // final texts, once unpacked
 
   // A run the kernel can no longer end: it keeps its text, shows why, and its clock stops.
   // A final status that still arrives afterwards (a tick sent just before the restart) wins.
   const isLost = (run) => Boolean(run.lost) && !FINAL.has(run.status);
   const ticking = (run) => !FINAL.has(run.status) && !run.streamed && !run.lost;
 
-  function markLost(run) {
-    if (!ended || run.lost || FINAL.has(run.status)) return false;
-    run.lost = ended;
-    run.lostAt = endedAt;
-    return true;
-  }
-
-  function end(reason) {
-    if (ended || disposed) return; // idempotent: several events report one restart
-    ended = reason;
-    endedAt = performance.now();
-    for (const [id, run] of runs) if (markLost(run)) dirtyRuns.add(id);
-    schedule();
-  }
-
-  function addRun(meta) {
-    const run = newRun(meta);
-    runs.set(meta.id, run);
-    structureDirty = true;
-    return run;
-  }
-
-  function applyArchived(id) {
-    const text = archived[id];
-    const run = runs.get(id);
-    if (!text || !run) return;
-    for (const c of CHANNELS) run.text[c] = text[c] || "";
-    dirtyRuns.add(id);
-    fullRefresh.add(id);
-    pendingText.delete(id);
-  }
-
-  function loadState() {
-    for (const row of model.get("runs") || []) {
-      const run = runs.get(row.id) || addRun(row);
-      mergeRow(run, row);
-      markLost(run);
-      dirtyRuns.add(row.id);
-      fullRefresh.add(row.id);
-      pendingText.delete(row.id);
-      applyArchived(row.id);
-    }
-    schedule();
-  }
-
-  let archiveVersion = 0;
-  async function loadArchive() {
-    const mine = ++archiveVersion;
-    let texts;
-    try {
-      texts = await unpackArchive(model.get("archive"));
-    } catch (err) {
-      console.warn("lc_callbacks_nb: could not read the final texts", err);
-      return;
-    }
-    if (mine !== archiveVersion || disposed) return; // a newer archive arrived meanwhile
-    archived = texts;
-    for (const id of Object.keys(archived)) applyArchived(id);
-    schedule();
-  }
-
-  function onTick(msg) {
-    if (!msg || msg.k !== "tick") return;
-    for (const meta of msg.started || []) {
-      if (!runs.has(meta.id)) markLost(addRun(meta));
-    }
-    for (const [id, upd] of Object.entries(msg.updates || {})) {
-      const run = runs.get(id);
-      if (!run) continue;
-      const delta = upd.delta || {};
-      for (const c of CHANNELS) {
-        if (!delta[c]) continue;
-        if (upd.reset && c === "text") {
-          run.text[c] = delta[c];
-          pendingText.delete(id);
-          fullRefresh.add(id);
-          continue;
-        }
-        run.text[c] += delta[c];
-        const pend = pendingText.get(id) || {};
-        pend[c] = (pend[c] || "") + delta[c];
-        pendingText.set(id, pend);
-      }
-      for (const [k, v] of Object.entries(upd)) {
-        if (k !== "delta" && k !== "reset") run[k] = v;
-      }
+  const unwatch = store.watch({
+    structure() {
+      structureDirty = true;
+      schedule();
+    },
+    dirty(id) {
       dirtyRuns.add(id);
-    }
-    schedule();
-  }
-
-  // Ticks that arrived while the loader fetched this renderer. The state just loaded is the
-  // newest: a tick older than a state change is already in a row that carries text.
-  function replayEarly(early) {
-    let lastState = -1;
-    early.forEach((item, i) => { if (item[0] === "state") lastState = i; });
-    const refreshed = new Set((model.get("runs") || []).filter((r) => r.text).map((r) => r.id));
-    early.forEach(([msg], i) => {
-      if (msg === "state" || !msg || msg.k !== "tick") return;
-      if (i > lastState) return onTick(msg);
-      const updates = {};
-      for (const [id, upd] of Object.entries(msg.updates || {})) {
-        updates[id] = refreshed.has(id) ? { ...upd, delta: {}, reset: false } : upd;
-      }
-      onTick({ ...msg, updates });
-    });
-  }
+      schedule();
+    },
+    appended(id, channel, text) {
+      if (fullRefresh.has(id)) return; // drawn whole anyway
+      const pend = pendingText.get(id) || {};
+      pend[channel] = (pend[channel] || "") + text;
+      pendingText.set(id, pend);
+      dirtyRuns.add(id);
+      schedule();
+    },
+    replaced(id) {
+      pendingText.delete(id);
+      fullRefresh.add(id);
+      dirtyRuns.add(id);
+      schedule();
+    },
+  });
 
   function schedule() {
     if (frame || disposed) return;
@@ -362,7 +247,8 @@ function render({ model, el, early }) {
     if (run.kind === "llm") {
       if (run.ttft !== undefined) parts.push(`first token ${fmtSeconds(run.ttft)}`);
       parts.push(`${run.tokens || 0} tokens`);
-      if (run.tps !== undefined) parts.push(`${run.tps} tok/s`);
+      const tps = ticking(run) ? liveTps(run, performance.now()) : run.tps;
+      if (tps !== undefined) parts.push(`${tps} tok/s`);
     }
     // Local clock while running (stopped when the kernel went away); the kernel's figure once
     // the run (or its stream) ended.
@@ -709,7 +595,8 @@ function render({ model, el, early }) {
       c1.textContent = run.name;
       c2.replaceChildren(statusBadge(run));
       c3.textContent = String(run.tokens || 0);
-      c4.textContent = run.tps !== undefined ? String(run.tps) : "";
+      const tps = ticking(run) ? liveTps(run, performance.now()) : run.tps;
+      c4.textContent = tps !== undefined ? String(tps) : "";
       c5.textContent = run.error ? run.error : firstWords(run.text.text);
       n.full.textContent = run.text.text + (run.error ? `\n${run.error}` : "");
     }
@@ -749,27 +636,21 @@ function render({ model, el, early }) {
     }
   }
 
-  const onDropped = () => schedule();
-  model.on("msg:custom", onTick);
-  model.on("change:runs", loadState);
-  model.on("change:archive", loadArchive);
-  model.on("change:dropped", onDropped);
-  const unwatchKernel = watchKernel(model, end);
-  loadState();
-  replayEarly(early || []);
-  loadArchive();
+  schedule();
   return () => {
     disposed = true;
+    unwatch();
     if (timer) clearInterval(timer);
     timer = null;
     if (frame) cancelAnimationFrame(frame);
     frame = 0;
-    model.off("msg:custom", onTick);
-    model.off("change:runs", loadState);
-    model.off("change:archive", loadArchive);
-    model.off("change:dropped", onDropped);
-    unwatchKernel();
   };
 }
 
-export default { render };
+// The loader (js/loader.js) makes one store per model, fed with what arrived while this bundle
+// loaded, and hands it to every view of that model.
+function store(model, early) {
+  return createStore(model, early, { watchKernel });
+}
+
+export default { render, store };

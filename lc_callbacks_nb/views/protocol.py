@@ -1,17 +1,44 @@
-"""The one written-down format between Python and the front-end (``board.js``).
+"""The one written-down format between Python and the front-end (``board.js``, ``js/src/store.js``).
 
-Every board is one anywidget. Two kinds of traffic cross the wire:
+Every board is one anywidget. Kernel -> front-end traffic costs what the text costs, at any pace:
+each piece of text crosses the wire once, in a small envelope, and never again while its run
+streams.
 
-* **Synced state** (traits; what a saved notebook and a late view rebuild from):
-  ``runs`` is a list of :class:`RunRow`; ``archive`` is zlib-compressed JSON
+* **Synced state** (traits; what a saved notebook rebuilds from): ``runs`` is a list of
+  :class:`RunRow` (facts and figures, never text); ``archive`` is zlib-compressed JSON
   ``{run id: {channel: final text}}`` of finished runs; ``dropped`` counts finished runs evicted
-  to bound memory; ``max_panels`` switches to the compact table.
-* **Custom messages** (``model.send``; live only, never stored): one :class:`Tick` per flush,
-  carrying the runs that started and, per run, a :class:`RunUpdate` with only the text that is
-  new since the previous tick.
-* **From the front-end**: :class:`StopRequest` (the panel's Stop button) asks the kernel to
-  stop one run. Only runs with ``stoppable`` get the button: runs started on the kernel's event
-  loop (an async cell), since a sync cell blocks the kernel and it would not hear the click.
+  to bound memory; ``max_panels`` switches to the compact table. State syncs when runs end
+  (at most once per second) and when the cell ends; a live run's row reaches a front-end that
+  missed its start through a catch-up answer.
+* **Ticks** (``model.send``, at most ``fps`` per second per board, none when nothing changed;
+  live only, never stored): a :class:`Tick` carries the runs that started (their whole
+  :class:`RunStart`, with the UUID) and, per run, only what changed, keyed by the run's
+  *handle*: its start ``order`` in the board, as a string. An update (:data:`WireUpdate`) takes
+  the smallest of three forms: a string (one token, that much more text), a list
+  ``[tokens, text, reasoning, tool_args]`` (trailing empty channels left out), or an object
+  (:class:`RunUpdate`: the first token's ``ttft``, a status, the final figures and outcome).
+  The commonest tick, one run's new text, is a bare list: ``[handle, tokens, text, ...]``
+  (:data:`TextTick`). A tick of new text alone waits while it would carry less than half its
+  envelope in text (24 characters; the envelope is about 45 bytes), for at most 0.15 s: a slow
+  stream sends a few ticks a second, not ``fps``.
+  Elapsed time and tokens/s are not sent while a run streams: the browser derives them from its
+  own clock, the start, ``ttft`` and the token count; the kernel's own figures come when the
+  run's stream ends. A tick carrying 128 characters of text or more (a few hundred tokens a
+  second and up) travels zlib-compressed, as a :class:`PackedTick`, when that is smaller.
+* **Catching up** (front-end -> kernel -> front-end): a model built from state it did not see
+  being built (a page reload, a second front-end) lacks the live runs' text so far. It sends a
+  :class:`CatchUpRequest`; the kernel answers with a :class:`CaughtUp` (every live run's row,
+  and in ``buffers[0]`` zlib-compressed JSON ``{run id: {channel: text}}``: the text *sent* so
+  far, redacted as sent). The answer is taken under the lock the ticks are sent under, so it
+  falls between two ticks: the front-end replaces the text with it and appends later ticks,
+  losing and doubling nothing. Every front-end receives the answer; only the one whose ``id``
+  it carries applies it. Several views of one model share the model's store and never ask.
+* **From the front-end**, also: :class:`StopRequest` (the panel's Stop button) asks the kernel
+  to stop one run. Only runs with ``stoppable`` get the button: runs started on the kernel's
+  event loop (an async cell), since a sync cell blocks the kernel and it would not hear the
+  click. (For the same reason a catch-up request waits for a sync cell's end; but while a
+  sync cell blocks the kernel, a reloaded page cannot even fetch the widgets' state, and a
+  second view of a model the page has shares its store.)
 
 The static twin (``views/twin.py``), the text view and the tests' replay of the front-end
 (``tests/board_replay.py``) read the same shapes. Vocabulary (kinds, statuses, channels) lives in
@@ -187,8 +214,16 @@ class RunMetaExtra(TypedDict, total=False):
     thread: str  # LangGraph thread id, on the run where it first appears
 
 
+class RunStart(RunMeta, RunMetaExtra, total=False):
+    """A run as a tick announces it."""
+
+    elapsed: float  # seconds since it started, when sent (the browser's clock starts from it)
+
+
 class RunFigures(TypedDict, total=False):
-    """Counts and timings (seconds, from the kernel's monotonic clock)."""
+    """Counts and timings (seconds, from the kernel's monotonic clock). While a run streams
+    only ``tokens`` (the total so far) and, once, ``ttft`` are sent; all of them when its stream
+    ends, when the run ends, and in state rows."""
 
     tokens: int
     elapsed: float
@@ -215,23 +250,55 @@ class RunOutcome(TypedDict, total=False):
 
 
 class RunRow(RunMeta, RunMetaExtra, RunFigures, RunOutcome, total=False):
-    """One run in the synced ``runs`` trait. ``text`` is present only for running runs
-    (a refresh for views that missed deltas); finished runs' text is in ``archive``."""
+    """One run in the synced ``runs`` trait. No text: finished runs' text is in ``archive``,
+    live runs' text reaches a view through ticks or a :class:`CaughtUp` answer. (Rows saved by
+    earlier versions may carry a running run's ``text``; readers still accept it.)"""
 
     text: dict[Channel, str]
 
 
 class RunUpdate(RunFigures, RunOutcome, total=False):
-    """One run's changes in a tick."""
+    """One run's changes in a tick, in the object form."""
 
-    delta: dict[Channel, str]  # text new since the previous tick
-    reset: bool  # the text channel was replaced: ``delta["text"]`` is the whole text
+    d: dict[Channel, str]  # text new since the previous tick, per channel
+    reset: bool  # the text channel was replaced: ``d["text"]`` is the whole text
 
 
-class Tick(TypedDict):
-    k: Literal["tick"]
-    started: list[RunMeta]
-    updates: dict[str, RunUpdate]
+# A run's changes in a tick: "text" is one token and that text; [n, text, reasoning, tool_args]
+# is n tokens and the new text per channel (trailing empty ones left out); else a RunUpdate.
+WireUpdate = str | list[int | str] | RunUpdate
+
+
+class Tick(TypedDict, total=False):
+    """Kernel -> front-end; the message without ``k``. Either key is left out when empty."""
+
+    s: list[RunStart]  # runs started since the previous tick
+    u: dict[str, WireUpdate]  # run handle (str(order)) -> its changes
+
+
+# One run's new text and token count, nothing else: [handle, tokens, text, reasoning?, tool_args?]
+TextTick = list[int | str]
+
+
+class PackedTick(TypedDict):
+    """A :class:`Tick` or :data:`TextTick`, with ``buffers[0]`` = zlib(its JSON)."""
+
+    k: Literal["z"]
+
+
+class CatchUpRequest(TypedDict):
+    """Front-end -> kernel: send me the live runs' text so far."""
+
+    k: Literal["catch_up"]
+    id: str  # the asker's own id, echoed in the answer
+
+
+class CaughtUp(TypedDict):
+    """Kernel -> front-end, with ``buffers[0]`` = zlib(JSON {run id: {channel: text sent}})."""
+
+    k: Literal["caught_up"]
+    id: str
+    runs: list[RunRow]  # every live run, ``elapsed`` as of the answer
 
 
 class StopRequest(TypedDict):

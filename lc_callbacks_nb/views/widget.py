@@ -1,17 +1,19 @@
 """Widget view: one anywidget per cell, fed with deltas.
 
-Live traffic is custom messages (``model.send``) carrying only the text that is new since
-the previous flush, for every run of the board in one message. The synced traits are the
-durable state (what a saved notebook and a late view rebuild from): ``runs`` holds each
-run's facts, ``archive`` the final text of finished runs, zlib-compressed, so the text a
-view already received live is not sent again at full size (and saved notebooks stay
-small). The message format is written down in ``protocol.py``.
+Live traffic is ticks (``model.send``) carrying only what changed since the previous flush, for
+every run of the board in one small message: the new text, the token count, the first token's
+time once; runs are named by a short handle after their start. The synced traits are the
+durable state (what a saved notebook rebuilds from): ``runs`` holds each run's facts,
+``archive`` the final text of finished runs, zlib-compressed, so the text a view already
+received live is not sent again at full size (and saved notebooks stay small). A front-end that
+missed the start of a live run's text asks for it (``catch_up``), and gets the text this view
+has *sent*, taken between two ticks. The message format is written down in ``protocol.py``.
 
-State is synced when runs have started or ended, at most once per ``state_interval`` (a loop
+State is synced when runs have ended, at most once per ``state_interval`` (a loop
 of a thousand short runs costs a few syncs, not a thousand), and at once when the cell ends
 with no run live (``finish``); a sync that is due later is asked of the scheduler
-(``wants_flush_at``). Running runs' text is refreshed into ``runs`` every ``fresh_interval``
-seconds for views that open mid-stream.
+(``wants_flush_at``). A live run's text never goes into state: traffic grows with the text, not
+with how long the run lasts.
 
 The renderer (``static/board.bundle.js``: Markdown, sanitizer, highlighter, board) crosses the
 wire once per kernel session, not once per cell: every board's ``_esm`` is a tiny loader
@@ -20,7 +22,8 @@ wire once per kernel session, not once per cell: every board's ``_esm`` is a tin
 per page. A notebook saved with widget state holds the library once.
 
 From the front-end: a :class:`~.protocol.StopRequest` (the panel's Stop button) is passed to
-``on_stop(run_id)`` when the run is one of this board's; anything else is ignored.
+``on_stop(run_id)`` when the run is one of this board's; a :class:`~.protocol.CatchUpRequest`
+is answered; anything else is ignored.
 """
 
 from __future__ import annotations
@@ -39,9 +42,10 @@ from typing import Any
 import anywidget
 import traitlets as t
 
+from ..langchain.tokens import CHANNELS
 from ..live.runs import FINAL_STATUSES, LLM, Changes
 from .base import BoardView
-from .protocol import Tick
+from .protocol import CaughtUp, Tick, WireUpdate
 from .twin import render_bundle
 
 _HERE = pathlib.Path(__file__).parent
@@ -139,15 +143,18 @@ class RunBoardWidget(anywidget.AnyWidget):
 
 class WidgetView(BoardView):
     coalesce_ends = True
+    # A tick's envelope is about 45 bytes: a tick of new text alone waits until it carries at
+    # least half as much text, or for 0.15 s. At 50 tokens/s that is ~7 ticks a second, not 20;
+    # from ~200 tokens/s on, fps ticks a second (a token's latency stays near 1/fps).
+    min_tick_chars = 24
+    max_hold = 0.15
 
     def __init__(
         self,
         *,
         max_rows: int = 200,
         state_interval: float = 1.0,
-        fresh_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
-        current_text: Callable[[str], dict[str, str] | None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         on_stop: Callable[[str], None] | None = None,
         **options: Any,
@@ -155,12 +162,14 @@ class WidgetView(BoardView):
         super().__init__(**options)
         self.max_rows = max_rows
         self.state_interval = state_interval
-        self.fresh_interval = fresh_interval
         self.clock = clock
-        self._current_text = current_text
+        # What goes to the front-end leaves under this lock, in order: ticks and state from the
+        # flush thread, catch-up answers from the kernel's shell thread.
+        self._lock = threading.RLock()
         self._rows: dict[str, dict[str, Any]] = {}
+        self._started_at: dict[str, float] = {}  # live runs -> their start, on self.clock
+        self._sent: dict[str, dict[str, list[str]]] = {}  # live runs -> the text sent so far
         self._last_state = float("-inf")
-        self._last_fresh = clock()
         self._state_pending = False
         self._dropped = 0
         self._final: dict[str, dict[str, str]] = {}  # run id -> final text per channel
@@ -180,48 +189,118 @@ class WidgetView(BoardView):
         self._display = display(self.widget, display_id=True)
 
     def _on_front_msg(self, _widget: Any, content: Any, _buffers: Any = None) -> None:
-        """A custom message from the front-end: only a well-formed StopRequest for a run of
-        this board reaches ``on_stop``; anything else is ignored."""
-        if self.on_stop is None or not isinstance(content, dict):
-            return
-        run_id = content.get("run")
-        if content.get("k") != "stop" or not isinstance(run_id, str) or run_id not in self._rows:
+        """A message from the front-end: a well-formed StopRequest for a run of this board
+        reaches ``on_stop``; a CatchUpRequest is answered; anything else is ignored."""
+        if not isinstance(content, dict):
             return
         try:
-            self.on_stop(run_id)
-        except Exception as exc:  # a failure in the stop path never breaks the kernel
+            kind = content.get("k")
+            if kind == "catch_up" and isinstance(content.get("id"), str):
+                self._catch_up(content["id"][:64])
+                return
+            run_id = content.get("run")
+            if kind != "stop" or self.on_stop is None:
+                return
+            if isinstance(run_id, str) and run_id in self._rows:
+                self.on_stop(run_id)
+        except Exception as exc:  # a failure here never breaks the kernel
             if self.on_error is not None:
                 self.on_error(exc)
+
+    def _catch_up(self, asker: str) -> None:
+        """Answer a front-end that lacks the live runs' text: the text *sent* so far, taken
+        under the lock ticks leave under, so the answer falls between two ticks."""
+        widget = self.widget
+        if widget is None:
+            return
+        with self._lock:
+            now = self.clock()
+            rows = [
+                {**self._rows[rid], "elapsed": round(now - t0, 3)}
+                for rid, t0 in self._started_at.items()
+                if rid in self._rows
+            ]
+            texts = {
+                rid: {c: "".join(pieces) for c, pieces in sent.items() if pieces}
+                for rid, sent in self._sent.items()
+            }
+            answer: CaughtUp = {"k": "caught_up", "id": asker, "runs": rows}  # type: ignore[typeddict-item]
+            widget.send(answer, buffers=[pack_archive(texts)])
 
     def render(self, changes: Changes, *, live_runs: int) -> None:
         widget = self.widget
         if widget is None:
             return
-        for meta in changes.started:
-            self._rows[meta["id"]] = {**meta, "status": "running"}
-        message_updates: dict[str, dict[str, Any]] = {}
-        for run_id, update in changes.updates.items():
-            row = self._rows.get(run_id)
-            if row is None:
-                continue
-            for key, value in update.items():
-                if key not in ("delta", "final"):
-                    row[key] = value
-            if "final" in update:
-                self._final[run_id] = update["final"]
-                self._archive_dirty = True
-            message_updates[run_id] = {k: v for k, v in update.items() if k != "final"}
-        if changes.started or changes.finished:
-            self._state_pending = True
-            self._twin_stale = True
-        if changes:
-            tick: Tick = {"k": "tick", "started": changes.started, "updates": message_updates}  # type: ignore[typeddict-item]
-            widget.send(tick)
-        now = self.clock()
-        stale = live_runs and now - self._last_fresh >= self.fresh_interval
-        due = now - self._last_state >= self.state_interval
-        if (self._state_pending and due) or stale:
-            self._sync_state(now, refresh_text=bool(stale))
+        with self._lock:
+            for meta in changes.started:
+                rid = meta["id"]
+                self._rows[rid] = {**meta, "status": "running"}
+                self._started_at[rid] = changes.now - meta.get("elapsed", 0.0)
+                self._sent[rid] = {}
+            wire: dict[str, WireUpdate] = {}
+            for run_id, update in changes.updates.items():
+                row = self._rows.get(run_id)
+                if row is None:
+                    continue
+                wire[str(row["order"])] = self._encode(run_id, row, update)
+                if "final" in update:
+                    self._final[run_id] = update["final"]
+                    self._archive_dirty = True
+                    self._sent.pop(run_id, None)  # the archive holds its text now
+                    self._started_at.pop(run_id, None)
+            if changes.finished:  # (a live run's row reaches a late front-end in a catch-up)
+                self._state_pending = True
+            if changes.started or changes.finished:
+                self._twin_stale = True
+            if changes.started or wire:
+                deltas = (u.get("delta") or {} for u in changes.updates.values())
+                chars = sum(len(t) for d in deltas for t in d.values())
+                send_tick(widget, self._tick(changes.started, wire), chars)
+            now = self.clock()
+            if self._state_pending and now - self._last_state >= self.state_interval:
+                self._sync_state(now)
+
+    @staticmethod
+    def _tick(started: list[dict[str, Any]], wire: dict[str, WireUpdate]) -> Tick | list[Any]:
+        """The tick; one run's new text alone goes as ``[handle, tokens, text, ...]``."""
+        if not started and len(wire) == 1:
+            ((handle, update),) = wire.items()
+            if isinstance(update, str):
+                return [int(handle), 1, update]
+            if isinstance(update, list):
+                return [int(handle), *update]
+        tick: Tick = {}
+        if started:
+            tick["s"] = started  # type: ignore[typeddict-item]
+        if wire:
+            tick["u"] = wire
+        return tick
+
+    def _encode(self, run_id: str, row: dict[str, Any], update: dict[str, Any]) -> WireUpdate:
+        """One run's changes in the fewest bytes (protocol.py, WireUpdate); keeps the row and
+        the text sent so far in step with what leaves."""
+        delta: dict[str, str] = update.get("delta") or {}
+        sent = self._sent.get(run_id)
+        if sent is not None:
+            if update.get("reset"):
+                sent.pop("text", None)
+            for channel, text in delta.items():
+                sent.setdefault(channel, []).append(text)
+        added = update["tokens"] - row.get("tokens", 0) if "tokens" in update else 0
+        for key, value in update.items():
+            if key not in ("delta", "final", "reset"):
+                row[key] = value
+        if update.keys() <= {"delta", "tokens"}:  # streaming: text and a count, nothing else
+            parts: list[int | str] = [added, *(delta.get(c, "") for c in CHANNELS)]
+            while len(parts) > 1 and not parts[-1]:
+                parts.pop()
+            if added == 1 and len(parts) == 2 and isinstance(parts[1], str):
+                return parts[1]  # one token: the text alone
+            return parts
+        out: dict[str, Any] = {k: v for k, v in update.items() if k not in ("delta", "final")}
+        if delta:
+            out["d"] = delta
+        return out  # type: ignore[return-value]
 
     def finish(self) -> None:
         if self.widget is None:
@@ -229,7 +308,8 @@ class WidgetView(BoardView):
         if not (self._state_pending or self._archive_dirty or self._twin_stale):
             return
         if self._state_pending or self._archive_dirty:
-            self._sync_state(self.clock(), refresh_text=False)
+            with self._lock:
+                self._sync_state(self.clock())
         # The output's static twin, redrawn from the final state: an update_display_data sent
         # from the cell that is running, so nbclient, JupyterLab (and nbval with our plugin)
         # keep the final runs in the saved notebook. Once per cell end, not per tick: the
@@ -241,20 +321,17 @@ class WidgetView(BoardView):
     def wants_flush_at(self) -> float | None:
         return self._last_state + self.state_interval if self._state_pending else None
 
-    def _sync_state(self, now: float, *, refresh_text: bool) -> None:
+    def _sync_state(self, now: float) -> None:
         assert self.widget is not None
         self._evict()
         rows = []
-        for row in self._rows.values():
+        for rid, row in self._rows.items():
             # Fresh dicts: traitlets compares with ==, and rows are mutated in place.
             row = dict(row)
-            if refresh_text and row.get("status") not in FINAL_STATUSES and self._current_text:
-                text = self._current_text(row["id"])
-                if text:
-                    row["text"] = text
+            t0 = self._started_at.get(rid)
+            if t0 is not None:
+                row["elapsed"] = round(now - t0, 3)  # a live run's clock, as of this state
             rows.append(row)
-        if refresh_text:
-            self._last_fresh = now
         self._last_state = now
         self._state_pending = False
         with self.widget.hold_sync():  # one update message for every changed trait
@@ -278,6 +355,22 @@ class WidgetView(BoardView):
             self._final.pop(run_id, None)
             self._archive_dirty = True
             self._dropped += 1
+
+
+COMPRESS_FROM = 128  # characters of new text in a tick: below this, zlib only adds bytes
+
+
+def send_tick(widget: Any, tick: Tick | list[Any], text_chars: int) -> None:
+    """A tick as it is, or zlib-compressed in a buffer when that is smaller: from a few hundred
+    tokens a second on, ticks compressed one by one cost 0.5-0.8 x their text, which pays for
+    the final text's second trip (the archive, what a saved notebook keeps)."""
+    if text_chars >= COMPRESS_FROM:
+        packed = json.dumps(tick, separators=(",", ":"), ensure_ascii=False).encode()
+        small = zlib.compress(packed, 9)
+        if len(small) + 12 < len(packed):  # (+ the envelope {"k": "z"})
+            widget.send({"k": "z"}, buffers=[small])
+            return
+    widget.send(tick)
 
 
 def pack_archive(texts: dict[str, dict[str, str]]) -> bytes:

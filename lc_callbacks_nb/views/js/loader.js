@@ -40,27 +40,57 @@ async function library(model) {
   return cache[key];
 }
 
-export default {
-  async render(ctx) {
-    // Live ticks are custom messages, never stored: keep those that arrive while the
-    // renderer loads, and hand them to it (it replays them before any later one).
-    // A state change is marked in the queue, so ticks older than the state are told apart.
-    const early = [];
-    const keep = (msg, buffers) => early.push([msg, buffers]);
-    const mark = () => early.push(["state"]);
-    ctx.model.on("msg:custom", keep);
-    ctx.model.on("change:runs", mark);
-    let mod;
-    try {
-      mod = await library(ctx.model);
-    } catch (err) {
-      console.warn("lc_callbacks_nb: the board renderer did not load", err);
-      ctx.el.textContent = `lc_callbacks_nb: the panel renderer did not load (${err}).`;
-      return;
-    } finally {
-      ctx.model.off("msg:custom", keep);
-      ctx.model.off("change:runs", mark);
-    }
-    return mod.default.render({ ...ctx, early });
-  },
+// Live ticks are custom messages, never stored, and each carries text sent once. So from the
+// model's creation on, everything that arrives is kept, in order (the state it started from,
+// then ticks and state changes), until the renderer has loaded; the renderer builds the
+// model's one store from it, which every view of the model then draws from.
+function start(model) {
+  const early = [
+    ["state", "runs", model.get("runs")],
+    ["state", "archive", model.get("archive")],
+  ];
+  const keep = (msg, buffers) => early.push(["msg", msg, buffers]);
+  const runs = () => early.push(["state", "runs", model.get("runs")]);
+  const archive = () => early.push(["state", "archive", model.get("archive")]);
+  model.on("msg:custom", keep);
+  model.on("change:runs", runs);
+  model.on("change:archive", archive);
+  const stop = () => {
+    model.off("msg:custom", keep);
+    model.off("change:runs", runs);
+    model.off("change:archive", archive);
+  };
+  return library(model).then(
+    (mod) => {
+      stop(); // in the same turn as the store starts listening: nothing falls in between
+      return { mod, store: mod.default.store(model, early) };
+    },
+    (err) => {
+      stop();
+      throw err;
+    },
+  );
+}
+
+// anywidget calls this once per model: `initialize` once, `render` once per view.
+export default () => {
+  let ready = null;
+  return {
+    initialize({ model }) {
+      ready = start(model); // not awaited: anywidget holds the model's messages until we return
+      ready.catch(() => {});
+    },
+    async render(ctx) {
+      if (!ready) ready = start(ctx.model); // a host that never calls initialize
+      let loaded;
+      try {
+        loaded = await ready;
+      } catch (err) {
+        console.warn("lc_callbacks_nb: the board renderer did not load", err);
+        ctx.el.textContent = `lc_callbacks_nb: the panel renderer did not load (${err}).`;
+        return;
+      }
+      return loaded.mod.default.render({ ...ctx, store: loaded.store });
+    },
+  };
 };
