@@ -577,10 +577,12 @@ function render({ model, el, early }) {
       }
     }
     // Markdown: only when the text changed; completed blocks stay, the open tail is redrawn.
+    // `final`: the text will not grow, so its last line is complete (see MarkdownView.update)
+    const done = FINAL.has(run.status);
     if (full || (pend && pend.text) || n.view.pending)
-      timed(() => n.view.update(run.text.text), run.text.text.length);
+      timed(() => n.view.update(run.text.text, done), run.text.text.length);
     if (full || (pend && pend.reasoning) || n.reasoningView.pending)
-      timed(() => n.reasoningView.update(run.text.reasoning), run.text.reasoning.length);
+      timed(() => n.reasoningView.update(run.text.reasoning, done), run.text.reasoning.length);
     if (n.view.pending || n.reasoningView.pending) again.add(run.id); // more layout next frame
     n.fresh = false;
 
@@ -786,3 +788,6 @@ function render({ model, el, early }) {
 }
 
 export default { render };
+// For the renderer's own browser tests (a static page imports the bundle): not the widget API.
+export { MarkdownView, renderFragment, parseCount } from "./js/src/markdown.js";
+export { hlCount } from "./js/src/highlight.js";
