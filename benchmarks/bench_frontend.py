@@ -104,20 +104,21 @@ def _print_shapes(figures: dict) -> None:
         f"\nRender per update by shape, 100,000 tokens, {figures['tokens_per_update']} tokens per"
         f" update (one per frame); before = {base}\n"
     )
-    print("| shape | renderer | first 10%: p50 / p95 | last 10%: p50 / p95 | slowest | long tasks (longest) |")
+    head = "| shape | renderer | first 10%: p50 / p95 | last 10%: p50 / p95 | slowest |"
+    print(head + " long tasks (longest) |")
     print("|---|---|---|---|---|---|")
     for shape, row in figures["shapes"].items():
         for name, label in (("old", "before"), ("new", "now")):
             f = row[name]
             print(
-                f"| {shape} ({row['chars']:,} chars) | {label} | {f['early_p50']} / {f['early_p95']} ms "
+                f"| {shape} ({row['chars']:,} chars) | {label} | {f['early_p50']} / {f['early_p95']} ms "  # noqa: E501
                 f"| {f['late_p50']} / {f['late_p95']} ms | {f['max_ms']} ms "
                 f"| {f['longtasks']} ({f['longest_task_ms']} ms) |"
             )
     for kind, c in figures["control"].items():
         print(
-            f"\nControl, Blink alone: the same {c['parts']:,} {'rows' if kind == 'table' else 'lines'}"
-            f" appended to a plain <{'table' if kind == 'table' else 'p'}> over {c['frames']} frames:"
+            f"\nControl, Blink alone: the same {c['parts']:,} {'rows' if kind == 'table' else 'lines'}"  # noqa: E501
+            f" appended to a plain <{'table' if kind == 'table' else 'p'}> over {c['frames']} frames:"  # noqa: E501
             f" {c['longtasks']} long tasks (longest {c['longest_task_ms']} ms)."
         )
 

@@ -49,13 +49,13 @@ CODE_UNITS: dict[str, Callable[[int], str]] = {
         f"def step_{n}(x, y={n}):\n"
         f'    """Docstring of step {n},\n    spread over lines."""\n'
         f"    total = x * y + {n}  # comment {n}\n"
-        f"    return f\"{{total}} items\" if total > {n} else None\n\n"
+        f'    return f"{{total}} items" if total > {n} else None\n\n'
     ),
     "javascript": lambda n: (
         f"function step{n}(x) {{\n"
         f"  /* a block comment\n     over two lines */\n"
         f"  const s = `template ${{x}}\n  line {n}`;\n"
-        f"  return <div className=\"s{n}\">{{s}}</div>;\n}}\n"
+        f'  return <div className="s{n}">{{s}}</div>;\n}}\n'
     ),
     "typescript": lambda n: (
         f"export interface Item{n} {{ id: number; name: string }}\n"
@@ -66,7 +66,9 @@ CODE_UNITS: dict[str, Callable[[int], str]] = {
         f"SELECT id, name /* multi\n   line */ FROM t{n}\nWHERE note = 'it''s\n{n}' AND v > {n};\n"
     ),
     "bash": lambda n: f'for i in $(seq {n}); do\n  echo "step $i of {n}" >> log_{n}.txt\ndone\n',
-    "rust": lambda n: f'fn step_{n}(x: u32) -> String {{\n    let s = r#"raw\n{n}"#;\n    format!("{{}}{{}}", s, x)\n}}\n',
+    "rust": lambda n: (
+        f'fn step_{n}(x: u32) -> String {{\n    let s = r#"raw\n{n}"#;\n    format!("{{}}{{}}", s, x)\n}}\n'  # noqa: E501
+    ),
 }
 
 
@@ -105,7 +107,10 @@ SHAPES: dict[str, tuple[str, Callable[[int], str], str]] = {
     "list-in-quote": ("> A quoted list:\n>\n", _quote_item, ""),
     "code-in-list": ("", _code_item, ""),
     "mixed": ("", _mixed, ""),
-    **{f"fence-{lang}": (f"Code:\n\n```{lang}\n", _fence(lang), "```\n\nDone.\n") for lang in CODE_UNITS},
+    **{
+        f"fence-{lang}": (f"Code:\n\n```{lang}\n", _fence(lang), "```\n\nDone.\n")
+        for lang in CODE_UNITS
+    },
 }
 
 # The five shapes of the benchmark (issue #16).
@@ -131,10 +136,7 @@ def answer(shape: str, tokens: int) -> str:
 
 # -- random documents: every construct, nested, with the cases that change earlier output ------
 
-_WORDS = (
-    "alpha beta gamma delta *em* **strong** `code` ~~del~~ [link](https://x.org) <b>raw</b> x_y "
-    "2*3 [1] foo] (bar) \\* &amp; https://e.org/a [R1]"
-).split(" ")
+_WORDS = ["alpha", "beta", "gamma", "delta", "*em*", "**strong**", "`code`", "~~del~~", "[link](https://x.org)", "<b>raw</b>", "x_y", "2*3", "[1]", "foo]", "(bar)", "\\*", "&amp;", "https://e.org/a", "[R1]"]  # noqa: E501
 
 # inline constructs that span lines, or stay open (a later line may close them)
 _SPANS = [
@@ -150,8 +152,16 @@ _SPANS = [
 
 _CODE = [
     ["def f(x):", '    """doc', "    string" + '"""', "    return x  # c"],
-    ["const a = `tmpl", "${x}` + 1;", "/* block", "comment */", "let y = <div>hi</div>;",
-     "function g() {", "  return 2;", "}"],
+    [
+        "const a = `tmpl",
+        "${x}` + 1;",
+        "/* block",
+        "comment */",
+        "let y = <div>hi</div>;",
+        "function g() {",
+        "  return 2;",
+        "}",
+    ],
     ['{"a": [1, 2,', '  "b"], "c": {"d": null}}'],
     ["echo $HOME", "for i in 1 2; do echo $i; done", "cat <<EOF", "text", "EOF"],
     ["<a href='x'>", "<script>var s = '</scr' + 'ipt>';</script>", "</a>"],
@@ -250,7 +260,9 @@ def random_document(seed: int) -> str:
             return "[R1]: https://ref.example/1\n[R2]: https://ref.example/2 'T'"
         return "---"
 
-    text = "".join(block() + r.choice(["\n\n", "\n\n", "\n", "\n\n\n"]) for _ in range(r.randint(3, 12)))
+    text = "".join(
+        block() + r.choice(["\n\n", "\n\n", "\n", "\n\n\n"]) for _ in range(r.randint(3, 12))
+    )
     if r.random() < 0.2:
         text = text.rstrip("\n")
     if r.random() < 0.05:

@@ -481,7 +481,8 @@ LONG_FENCE = (
 ONE_SHOT = """async cell => {
     const panel = cell.querySelector('.lcnb-board .lcnb-panel');
     const md = panel.querySelector(':scope > .lcnb-md').cloneNode(true);
-    for (const pre of md.querySelectorAll('.lcnb-code-open')) pre.classList.remove('lcnb-code-open');
+    for (const pre of md.querySelectorAll('.lcnb-code-open'))
+        pre.classList.remove('lcnb-code-open');
     const raw = panel.querySelector(':scope > pre.lcnb-text').textContent;
     const mod = await Object.values(globalThis.__lcnb_board_bundles__)[0];
     const box = document.createElement('div');

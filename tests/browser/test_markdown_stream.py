@@ -95,9 +95,12 @@ REPAIRS = {
     + "".join(f"Paragraph {i}.\n\n" for i in range(600))
     + "[d]: https://example.org/docs\n",
     # ... defined on the last line, which never gets its newline (the text is final)
-    "reference last line": "See [docs].\n\n" + "".join(f"P {i}.\n\n" for i in range(600)) + "[docs]: https://x.org/d",
+    "reference last line": "See [docs].\n\n"
+    + "".join(f"P {i}.\n\n" for i in range(600))
+    + "[docs]: https://x.org/d",
     # a line of a long paragraph turns out to be a table's header
-    "table header": "".join(f"prose {i}\n" for i in range(600)) + "| a | b |\n|---|---|\n| 1 | 2 |\n",
+    "table header": "".join(f"prose {i}\n" for i in range(600))
+    + "| a | b |\n|---|---|\n| 1 | 2 |\n",
 }
 
 
@@ -120,7 +123,8 @@ def test_long_text_arriving_at_once_is_laid_out_over_frames(md_page):
 
 def test_not_an_extension_starts_over(md_page):
     r = md_page.evaluate(
-        """() => { const el = document.createElement('div'); const v = new window.lcnbMd.mods.new.MarkdownView(el);
+        """() => { const el = document.createElement('div');
+            const v = new window.lcnbMd.mods.new.MarkdownView(el);
             v.update('# one\\n\\n- a\\n- b\\n', true); v.update('Other text, **bold**.\\n', true);
             return el.innerHTML; }"""
     )
@@ -132,47 +136,67 @@ def test_unclosed_fence_is_marked_in_progress_until_it_closes(md_page):
     text = f"Intro\n\n```python\n{code}```\n\nAfter.\n"
     close = text.index("```\n\nAfter")
     r = md_page.evaluate(
-        """([t, cuts]) => { const el = document.createElement('div'); const v = new window.lcnbMd.mods.new.MarkdownView(el);
-            return cuts.map(n => { v.update(t.slice(0, n)); return [n, el.querySelectorAll('pre.lcnb-code-open').length,
+        """([t, cuts]) => { const el = document.createElement('div');
+            const v = new window.lcnbMd.mods.new.MarkdownView(el);
+            return cuts.map(n => { v.update(t.slice(0, n));
+              return [n, el.querySelectorAll('pre.lcnb-code-open').length,
               el.querySelectorAll('pre').length]; }); }""",
         [text, [20, 200, 1500, close, close + 3, len(text)]],
     )
-    assert [(open_, pres) for _, open_, pres in r] == [(1, 1), (1, 1), (1, 1), (1, 1), (0, 1), (0, 1)], r
+    assert [(open_, pres) for _, open_, pres in r] == [
+        (1, 1),
+        (1, 1),
+        (1, 1),
+        (1, 1),
+        (0, 1),
+        (0, 1),
+    ], r
 
 
 HOSTILE = (
-    "- <img src=x onerror=\"window.__pwned=1\"> in a list item\n"
+    '- <img src=x onerror="window.__pwned=1"> in a list item\n'
     "- [x] <script>window.__pwned=2</script> done\n"
-    "  - nested <svg onload=\"window.__pwned=3\">\n"
-    "  ```\"><script>window.__pwned=4</script>\n  code <b>bold</b>\n  ```\n\n"
-    "| <iframe src=\"javascript:window.__pwned=5\"></iframe> | [x](javascript:window.__pwned=6) |\n"
+    '  - nested <svg onload="window.__pwned=3">\n'
+    '  ```"><script>window.__pwned=4</script>\n  code <b>bold</b>\n  ```\n\n'
+    '| <iframe src="javascript:window.__pwned=5"></iframe> | [x](javascript:window.__pwned=6) |\n'
     "|---|:-:|\n"
     "| <img src=x onerror=window.__pwned=7> | ![img](http://evil.example/x.png) |\n\n"
     "> quoted <style>body{display:none}</style> and [link](data:text/html;base64,PHNjcmlwdD4=)\n"
     "> - <a href='http://evil.example/'>a raw link</a>\n\n"
-    "```javascript\" onmouseover=\"window.__pwned=8\n"
+    '```javascript" onmouseover="window.__pwned=8\n'
     + "".join(f"let s{i} = '<img src=x onerror=window.__pwned=9>';\n" for i in range(80))
     + "```\n\n"
-    "A long paragraph line one <b onclick=\"window.__pwned=10\">x</b>\n"
+    'A long paragraph line one <b onclick="window.__pwned=10">x</b>\n'
     "line two &lt;script&gt;window.__pwned=11&lt;/script&gt; and `<img onerror=1>`\n"
     "line three [ok](https://example.org/safe) <https://example.org/auto>\n"
 )
 ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "s", "del", "code", "pre",
-    "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td", "span", "button",
+    "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td", "span", "button",  # noqa: E501
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("max_step", [1, 7, 50])
 def test_hostile_model_text_stays_text_on_every_path(md_page, max_step):
-    r = md_page.evaluate("([t, o]) => window.lcnbMd.inert(t, o)", [HOSTILE, {"seed": 5, "maxStep": max_step}])
+    r = md_page.evaluate(
+        "([t, o]) => window.lcnbMd.inert(t, o)", [HOSTILE, {"seed": 5, "maxStep": max_step}]
+    )
     assert_one_shot(r)
     assert set(r["tags"]) <= ALLOWED_TAGS, set(r["tags"]) - ALLOWED_TAGS
-    assert set(r["attrs"]) <= {"href", "class", "start", "title", "target", "rel", "type"}, r["attrs"]
-    assert all(h and h.startswith(("http://", "https://", "mailto:")) for h in r["hrefs"]), r["hrefs"]
+    assert set(r["attrs"]) <= {"href", "class", "start", "title", "target", "rel", "type"}, r[
+        "attrs"
+    ]
+    assert all(h and h.startswith(("http://", "https://", "mailto:")) for h in r["hrefs"]), r[
+        "hrefs"
+    ]
     assert "https://example.org/safe" in r["hrefs"] and "https://example.org/auto" in r["hrefs"]
     assert all(c.startswith(("language-", "hljs", "lcnb-")) for c in r["classes"]), r["classes"]
-    for literal in ("<img src=x onerror=", "<script>window.__pwned=2</script>", "<iframe", "<style>"):
+    for literal in (
+        "<img src=x onerror=",
+        "<script>window.__pwned=2</script>",
+        "<iframe",
+        "<style>",
+    ):
         assert literal in r["text"], literal
     assert md_page.evaluate("() => typeof window.__pwned") == "undefined"
 
