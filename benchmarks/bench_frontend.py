@@ -5,14 +5,22 @@
 * Browser render times: a 100,000-token Markdown answer with code blocks streamed at full speed
   into JupyterLab in Chromium; per-update render time p50/p95 and long tasks (> 50 ms), from
   ``tests/browser/test_lab_markdown.py::test_render_benchmark_100k_tokens``.
+* Render cost by answer shape (issue #16): 100,000-token answers of five shapes (prose with
+  blank lines, prose without, a tight list, a table, one fenced code block) streamed into the
+  renderer on a static page in Chromium, one update per frame; per-update time p50/p95 in the
+  first vs the last 10% of the stream and the page's long tasks, side by side with the renderer
+  of the base commit (built from git into a temp file), from
+  ``tests/browser/test_markdown_stream.py::test_render_benchmark_shapes`` (needs node and
+  ``make js``'s node_modules).
 
-Both print one line of figures; this script runs them, parses those lines and writes
+Each prints one line of figures; this script runs them, parses those lines and writes
 ``results/frontend.json``. Figures, not assertions: the machine is shared.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -23,13 +31,14 @@ ROOT = HERE.parent
 BUNDLE = ROOT / "lc_callbacks_nb" / "views" / "static" / "board.bundle.js"
 
 
-def _pytest(node: str) -> str:
+def _pytest(node: str, timeout: int = 900, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", node, "-q", "-s", "-p", "no:cacheprovider"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
     if proc.returncode != 0:
         raise SystemExit(f"{node} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
@@ -56,6 +65,14 @@ def main() -> int:
     r = re.search(r"browser render benchmark: (\{.*\})", render)
     if r is None:
         raise SystemExit("no render figures in the test's output")
+    shapes = _pytest(
+        "tests/browser/test_markdown_stream.py::test_render_benchmark_shapes",
+        timeout=3600,
+        env={"LCNB_BENCH": "1"},
+    )
+    b = re.search(r"markdown stream benchmark: (\{.*\})", shapes)
+    if b is None:
+        raise SystemExit("no shape figures in the test's output")
     results = {
         "bundle_bytes": len(raw),
         "bundle_gzip_bytes": len(gzip.compress(raw, 9)),
@@ -66,6 +83,7 @@ def main() -> int:
             "later_boards": [_int(m.group(4)), _int(m.group(5))],
         },
         "render_100k_tokens": json.loads(r.group(1)),
+        "render_shapes_100k_tokens": json.loads(b.group(1)),
     }
     (HERE / "results" / "frontend.json").write_text(json.dumps(results, indent=2) + "\n")
     w, f = results["wire"], results["render_100k_tokens"]
@@ -76,7 +94,33 @@ def main() -> int:
     print(f"| render per update, 100k tokens | p50 {f['p50_ms']} ms, p95 {f['p95_ms']} ms |")
     longest = f["longest_task_ms"]
     print(f"| long tasks > 50 ms | {f['longtasks_over_50ms']} (longest {longest} ms) |")
+    _print_shapes(results["render_shapes_100k_tokens"])
     return 0
+
+
+def _print_shapes(figures: dict) -> None:
+    base = figures["base_commit"][:7]
+    print(
+        f"\nRender per update by shape, 100,000 tokens, {figures['tokens_per_update']} tokens per"
+        f" update (one per frame); before = {base}\n"
+    )
+    head = "| shape | renderer | first 10%: p50 / p95 | last 10%: p50 / p95 | slowest |"
+    print(head + " long tasks (longest) |")
+    print("|---|---|---|---|---|---|")
+    for shape, row in figures["shapes"].items():
+        for name, label in (("old", "before"), ("new", "now")):
+            f = row[name]
+            print(
+                f"| {shape} ({row['chars']:,} chars) | {label} | {f['early_p50']} / {f['early_p95']} ms "  # noqa: E501
+                f"| {f['late_p50']} / {f['late_p95']} ms | {f['max_ms']} ms "
+                f"| {f['longtasks']} ({f['longest_task_ms']} ms) |"
+            )
+    for kind, c in figures["control"].items():
+        print(
+            f"\nControl, Blink alone: the same {c['parts']:,} {'rows' if kind == 'table' else 'lines'}"  # noqa: E501
+            f" appended to a plain <{'table' if kind == 'table' else 'p'}> over {c['frames']} frames:"  # noqa: E501
+            f" {c['longtasks']} long tasks (longest {c['longest_task_ms']} ms)."
+        )
 
 
 if __name__ == "__main__":

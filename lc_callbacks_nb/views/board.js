@@ -450,14 +450,15 @@ function render({ model, el, store }) {
       }
     }
     // Markdown: only when the text changed; completed blocks stay, the open tail is redrawn.
+    // `final`: the text will not grow, so its last line is complete (see MarkdownView.update)
+    const final = FINAL.has(run.status);
     if (full || (pend && pend.text) || n.view.pending)
-      timed(() => n.view.update(run.text.text), run.text.text.length);
+      timed(() => n.view.update(run.text.text, final), run.text.text.length);
     if (full || (pend && pend.reasoning) || n.reasoningView.pending)
-      timed(() => n.reasoningView.update(run.text.reasoning), run.text.reasoning.length);
+      timed(() => n.reasoningView.update(run.text.reasoning, final), run.text.reasoning.length);
     if (n.view.pending || n.reasoningView.pending) again.add(run.id); // more layout next frame
     n.fresh = false;
 
-    const final = FINAL.has(run.status);
     const live = !final && !isLost(run);
     const hasReasoning = Boolean(run.text.reasoning);
     n.reasoning.style.display = hasReasoning ? "" : "none";
@@ -654,3 +655,6 @@ function store(model, early) {
 }
 
 export default { render, store };
+// For the renderer's own browser tests (a static page imports the bundle): not the widget API.
+export { MarkdownView, renderFragment, parseCount } from "./js/src/markdown.js";
+export { hlCount } from "./js/src/highlight.js";

@@ -11,6 +11,8 @@
 - ``browser`` / ``new_page``: one Chromium per session, a fresh context per page, recording
   every request URL, console error and page error. ``nb7_page``: one such page on ``notebook7``.
 - ``LabPage``: the few notebook gestures the tests need (open, run a cell, save, read panels).
+- ``md_page``: a static page with the built renderer and tests/browser/mdpage.js, no
+  JupyterLab: the streaming renderer's tests drive it through ``window.lcnbMd``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 
 import pytest
 from labkit import (
+    BUNDLE,
     CELL_TIMEOUT,
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -39,6 +42,7 @@ from labkit import (
     Lab,
     LabPage,
     NotebookPage,
+    open_md_page,
 )
 
 from lc_callbacks_nb.server import LocalChatServer
@@ -259,3 +263,15 @@ def nb7_page(browser: Any, notebook7: Lab) -> Iterator[NotebookPage]:
 @pytest.fixture
 def page(new_page: Any) -> LabPage:
     return new_page()
+
+
+@pytest.fixture(scope="module")
+def md_page(browser: Any) -> Iterator[Any]:
+    """The built bundle's renderer on a static page (see labkit.open_md_page)."""
+    ctx = browser.new_context()
+    try:
+        page = open_md_page(ctx, {"new": BUNDLE})
+        yield page
+        assert not page.lcnb_errors, page.lcnb_errors
+    finally:
+        ctx.close()

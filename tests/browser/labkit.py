@@ -253,3 +253,77 @@ def write_notebook(
     nb.cells = [nbformat.v4.new_code_cell(src) for src in [setup, *cells]]
     nbformat.write(nb, str(lab.root / name))
     return name
+
+
+# -- a static page for the Markdown renderer alone ------------------------------------------
+
+BUNDLE = REPO / "lc_callbacks_nb" / "views" / "static" / "board.bundle.js"
+MD_PAGE_JS = pathlib.Path(__file__).with_name("mdpage.js")
+BOARD_CSS = REPO / "lc_callbacks_nb" / "views" / "board.css"
+STATIC_ORIGIN = "http://lcnb.test"
+
+
+def open_md_page(context: Any, bundles: dict[str, pathlib.Path]) -> Any:
+    """A page (in ``context``) that imports each bundle and tests/browser/mdpage.js, served
+    from memory by Playwright's router: no server, no JupyterLab. ``window.lcnbMd`` drives
+    the renderer (see mdpage.js); ``bundles`` maps a name ("new", "old") to a built bundle."""
+    files = {f"/bundle-{name}.js": path.read_text() for name, path in bundles.items()}
+    files["/mdpage.js"] = MD_PAGE_JS.read_text()
+    imports = "".join(
+        f'bundles[{name!r}] = await import("./bundle-{name}.js");\n' for name in bundles
+    )
+    files["/index.html"] = (
+        f'<!doctype html><meta charset="utf-8"><style>{BOARD_CSS.read_text()}</style>'
+        '<body class="lcnb-board"><script type="module">\n'
+        'import { install } from "./mdpage.js";\nconst bundles = {};\n'
+        f"{imports}install(bundles);\nwindow.lcnbReady = true;\n</script></body>"
+    )
+
+    def serve(route: Any) -> None:
+        path = route.request.url[len(STATIC_ORIGIN) :].split("?")[0]
+        body = files.get(path)
+        if body is None:
+            route.fulfill(status=404, body="")
+            return
+        kind = "text/html" if path.endswith(".html") else "text/javascript"
+        route.fulfill(status=200, body=body, content_type=f"{kind}; charset=utf-8")
+
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route(f"{STATIC_ORIGIN}/**", serve)
+    page.goto(f"{STATIC_ORIGIN}/index.html")
+    page.wait_for_function("() => window.lcnbReady === true", timeout=60_000)
+    page.lcnb_errors = errors
+    return page
+
+
+def build_bundle_at(commit: str, out: pathlib.Path) -> pathlib.Path:
+    """Build the board bundle of an earlier commit into ``out``, with the renderer's names
+    exported for mdpage.js (older board.js exported only the widget). Needs git, node and
+    lc_callbacks_nb/views/js/node_modules (``make js``)."""
+    modules = REPO / "lc_callbacks_nb" / "views" / "js" / "node_modules"
+    if not modules.is_dir():
+        raise RuntimeError(f"{modules} is missing: run `make js` first")
+    tree = out.parent / f"views-{commit[:12]}"
+    tree.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "archive", commit, "lc_callbacks_nb/views"],
+        cwd=REPO, check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    views = tree / "lc_callbacks_nb" / "views"
+    board = views / "board.js"
+    text = board.read_text()
+    if "export { MarkdownView" not in text:
+        board.write_text(
+            text + '\nexport { MarkdownView, renderFragment } from "./js/src/markdown.js";\n'
+        )
+    link = views / "js" / "node_modules"
+    if not link.exists():
+        link.symlink_to(modules)
+    subprocess.run(
+        ["node", str(views / "js" / "build.mjs"), "--out", str(out)],
+        cwd=views / "js", check=True, capture_output=True,
+    )  # fmt: skip
+    return out

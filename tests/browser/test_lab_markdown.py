@@ -468,6 +468,53 @@ def test_renderer_loads_once_per_page(page: LabPage, lab, chat_server):
     assert len(keys) == 1, keys
 
 
+LONG_FENCE = (
+    "Here is the module:\n\n```python\n"
+    + "".join(
+        f'def step_{i}(x):\n    """Step {i},\n    documented."""\n    return x * {i}  # c\n\n'
+        for i in range(400)
+    )
+    + "```\n\nThat is all.\n"
+)
+
+# The panel's rendered Markdown and a one-shot render of its raw text by the same bundle.
+ONE_SHOT = """async cell => {
+    const panel = cell.querySelector('.lcnb-board .lcnb-panel');
+    const md = panel.querySelector(':scope > .lcnb-md').cloneNode(true);
+    for (const pre of md.querySelectorAll('.lcnb-code-open'))
+        pre.classList.remove('lcnb-code-open');
+    const raw = panel.querySelector(':scope > pre.lcnb-text').textContent;
+    const mod = await Object.values(globalThis.__lcnb_board_bundles__)[0];
+    const box = document.createElement('div');
+    box.append(mod.renderFragment(raw));
+    return {view: md.innerHTML, oneShot: box.innerHTML, raw,
+            runs: md.querySelectorAll('pre code > .lcnb-lines').length,
+            keywords: md.querySelectorAll('pre code .hljs-keyword').length};
+}"""
+
+
+def test_long_fence_streamed_through_a_kernel_renders_as_one_shot(page: LabPage, lab, chat_server):
+    """A 2,000-line code answer streams from the embedded server through a real kernel into
+    JupyterLab; the panel's final DOM is the one-shot render of the text (issue #16)."""
+    chat_server.script = {**SCRIPT, "fence": LONG_FENCE}
+    chat_server.token_delay = 0.0005
+    name = write_notebook(
+        lab, "long-fence.ipynb", ['_ = await chat(live).ainvoke([HumanMessage("fence")])'],
+        base_url=chat_server.base_url,
+    )  # fmt: skip
+    page.open(name)
+    page.run_cell(0)
+    page.run_cell(1, timeout=300)
+    page.page.wait_for_function(
+        "cell => !cell.querySelector('.lcnb-md pre.lcnb-code-open')",
+        arg=page.cell(1).element_handle(), timeout=30_000,
+    )  # fmt: skip
+    r = page.cell(1).evaluate(ONE_SHOT)
+    assert r["raw"] == LONG_FENCE
+    assert r["view"] == r["oneShot"]
+    assert r["runs"] >= 30 and r["keywords"] == 800, (r["runs"], r["keywords"])  # def, return
+
+
 def _big_markdown(tokens: int) -> str:
     from lc_callbacks_nb.offline.server_script import tokenize
 
