@@ -63,12 +63,12 @@ def test_chain_tree_kinds_status_and_preview():
     assert "    GenericFakeChatModel  llm · done · 250 ms  'hello there world'" in text
 
 
-def test_streamed_chunks_counted_preview_capped():
+def test_streamed_tokens_counted_preview_capped():
     rec = recorder([1])
     long = "word " * 100
     chunks = list(model(long).stream("x", config={"callbacks": [rec]}))
     (run,) = rec.view().data()
-    assert run["streamed_chunks"] == len([c for c in chunks if c.content])
+    assert run["streamed_tokens"] == len([c for c in chunks if c.content])
     assert run["preview"] == long[:PREVIEW_CHARS] and len(run["preview"]) == PREVIEW_CHARS
 
 
@@ -143,8 +143,8 @@ def test_token_usage_from_llm_output_and_content_blocks():
     rec.on_llm_end(LLMResult(generations=[], llm_output={"token_usage": usage}), run_id=rid)
     (run,) = rec.view().data()
     assert run["usage"] == {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}
-    assert run["streamed_chunks"] == 1 and run["preview"] == "blocks"
-    assert "tokens 3 in / 2 out" in repr(rec.view())
+    assert run["streamed_tokens"] == 1 and run["preview"] == "blocks"
+    assert "usage 3 in / 2 out" in repr(rec.view())
 
 
 def test_thread_safe_under_concurrent_tokens():
@@ -162,7 +162,7 @@ def test_thread_safe_under_concurrent_tokens():
         t.start()
     for t in threads:
         t.join()
-    assert [d["streamed_chunks"] for d in rec.view().data()] == [4000] * 8
+    assert [d["streamed_tokens"] for d in rec.view().data()] == [4000] * 8
 
 
 def test_format_duration():

@@ -211,7 +211,7 @@ def test_one_handler_of_ours_per_run_feeds_panel_and_lc_runs(k):
     (run,) = llm_runs(boards)
     (recorded,) = runs_json(k, f"{n} --json")
     assert run.text["text"] == "one handler feeds both" == recorded["preview"]
-    assert recorded["streamed_chunks"] == run["tokens"] > 0  # both saw every token, once
+    assert recorded["streamed_tokens"] == run["tokens"] > 0  # both saw every token, once
     out = k.run("%%lc_stream --mode text\nprint(ours())").stdout
     assert out.strip() == "['LiveStreamHandler', 'LiveStreamHandler']"
     k.run("%lc_stream off")
@@ -349,7 +349,7 @@ def test_lc_runs_tree_html_escaped_and_json(k):
     assert plain.splitlines()[0] == f"cell [{n}]: 3 runs"
     assert "RunnableSequence  chain · done · " in plain
     assert "ChatPromptTemplate  chain · done" in plain
-    assert "ChatOpenAI  llm · done" in plain and "chunks streamed" in plain
+    assert "ChatOpenAI  llm · done" in plain and "tokens streamed" in plain
     html = res.of_type("execute_result")[0]["content"]["data"]["text/html"]
     assert evil not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     data = runs_json(k, f"{n} --json")

@@ -342,9 +342,9 @@ def test_deep_nesting_does_not_recurse() -> None:
 def test_from_history_rows() -> None:
     rows: list[dict[str, Any]] = [
         {"run_id": "r", "parent_run_id": None, "kind": "chain", "name": "seq", "status": "ok",
-         "error": None, "duration_s": 1.5, "streamed_chunks": 0, "usage": {}, "preview": ""},
+         "error": None, "duration_s": 1.5, "streamed_tokens": 0, "usage": {}, "preview": ""},
         {"run_id": "l", "parent_run_id": "r", "kind": "chat model", "name": "ChatOpenAI",
-         "status": "error", "error": "ValueError: x", "duration_s": None, "streamed_chunks": 3,
+         "status": "error", "error": "ValueError: x", "duration_s": None, "streamed_tokens": 3,
          "usage": {"input_tokens": 1, "output_tokens": 3}, "preview": "Hi"},
     ]  # fmt: skip
     text = render_plain(from_history_rows(rows), timings=True)

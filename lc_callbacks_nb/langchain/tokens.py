@@ -176,6 +176,29 @@ def token_text(token: Any) -> str:
     return str(token or "")
 
 
+# -- the one count of what streamed ----------------------------------------------------------
+# A run's "tokens" (the panel's "N tokens", the twin's, %lc_runs' `streamed_tokens`) are the
+# on_llm_new_token calls that carried something: answer text, reasoning or tool-call arguments
+# (a provider's chunk may hold several of the model's tokens; the usage line has the provider's
+# own counts). Per channel, how many of those calls carried that channel (a chunk with reasoning
+# and text counts once in each).
+def tally(by_channel: dict[str, int], pieces: list[Piece]) -> None:
+    """Count one streamed call's pieces into ``by_channel``, once per channel it carried."""
+    for channel in {channel for channel, text in pieces if text}:
+        by_channel[channel] = by_channel.get(channel, 0) + 1
+
+
+def split_pieces(think: ThinkSplitter, pieces: list[Piece]) -> list[Piece]:
+    """``pieces`` with their answer text passed through a :class:`ThinkSplitter`."""
+    out: list[Piece] = []
+    for channel, text in pieces:
+        if channel == TEXT:
+            out.extend(think.feed(text))
+        else:
+            out.append((channel, text))
+    return out
+
+
 # -- a leading <think>…</think> block ---------------------------------------------------------
 OPEN_THINK = "<think>"
 CLOSE_THINK = "</think>"

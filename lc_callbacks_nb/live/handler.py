@@ -24,7 +24,7 @@ from uuid import UUID
 from ..langchain import force_stream as _force_stream
 from ..langchain.events import Outcome, RunEvents, RunStopped, Start, guarded
 from ..langchain.payloads import is_finish_chunk
-from ..langchain.tokens import TEXT, split_think, token_pieces, token_text
+from ..langchain.tokens import TEXT, split_think, token_pieces
 from ..langchain.tokens import has_extra_pieces as has_extra
 from ..notebook import cells
 from ..views import make_view, resolve_mode
@@ -177,6 +177,8 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
         if start.resumed:
             board.runs.add_event(run, start.resumed)
         self._runs[run_id] = (board, run, run.text[TEXT], record)
+        if record is not None:
+            record.shown = run  # %lc_runs reads the panel's counts: one count, one place
         if created:
             self.scheduler.flush_now(board)  # the panel appears before the first token
         else:
@@ -189,9 +191,9 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
         if found is None:
             return
         board, run, _text, record = found
-        if record is not None and self.recorder is not None:
-            self.recorder.record_end(record, outcome)
         if board is None or run is None:
+            if record is not None and self.recorder is not None:
+                self.recorder.record_end(record, outcome)
             return
         final, reasoning = outcome.final_text, outcome.final_reasoning
         if final is not None:  # the reply itself keeps its think block: only the panel splits
@@ -208,6 +210,8 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
             final_tool_args=outcome.tool_args,
             tool_calls=outcome.tool_calls or None,
         )
+        if record is not None and self.recorder is not None:
+            self.recorder.record_end(record, outcome)  # after finish: the run's final counts
         if board.view.coalesce_ends and not board.cell_over:
             # Within the fps budget, like tokens: a loop of short runs, or agenerate ending
             # all its runs in one burst, costs one message per interval, not one per run.
@@ -245,7 +249,7 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
             board, run, text, record = found
             if run is None or board is None or text is None:  # recorded only
                 if record is not None:
-                    record.streamed(token if token.__class__ is str else token_text(token))
+                    record.streamed(token_pieces(token, chunk))
                 return
             if run.stop:
                 raise RunStopped(str(run_id), run.name)
@@ -253,13 +257,11 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
             if token.__class__ is str and token and run.think is None and not has_extra(chunk):
                 text.append(token)
                 run.tokens += 1
+                by_channel = run.by_channel
+                by_channel[TEXT] = by_channel.get(TEXT, 0) + 1
                 if run.first_token_at is None:
                     run.first_token_at = board.runs.clock()
-                if record is not None:
-                    record.streamed(token)
             else:
-                if record is not None:
-                    record.streamed(token_text(token))
                 pieces = token_pieces(token, chunk)
                 if pieces:
                     board.runs.add_pieces(run, pieces)

@@ -15,7 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..langchain.tokens import CHANNELS, REASONING, TEXT, TOOL_ARGS, Piece, ThinkSplitter
+from ..langchain.tokens import (
+    CHANNELS,
+    REASONING,
+    TEXT,
+    TOOL_ARGS,
+    Piece,
+    ThinkSplitter,
+    split_pieces,
+    tally,
+)
 from .redact import StreamRedactor, redact, redact_model_text
 from .values import Ledger, read
 
@@ -86,7 +95,8 @@ class Run:
     thread: str | None = None  # LangGraph thread id (shown in meta only where it first appears)
     first_token_at: float | None = None
     ended_at: float | None = None
-    tokens: int = 0
+    tokens: int = 0  # streamed calls that carried something (langchain/tokens.py `tally`)
+    by_channel: dict[str, int] = field(default_factory=dict)  # ... per channel they carried
     usage: dict[str, int] | None = None
     outputs: Any = ""  # a Value, read when the run ended
     error: str = ""
@@ -147,16 +157,6 @@ class Run:
             "inputs": self.inputs,
             **self.extra,
         }
-
-
-def _split_text(think: ThinkSplitter, pieces: list[Piece]) -> list[Piece]:
-    out: list[Piece] = []
-    for channel, text in pieces:
-        if channel == TEXT:
-            out.extend(think.feed(text))
-        else:
-            out.append((channel, text))
-    return out
 
 
 @dataclass
@@ -224,12 +224,13 @@ class RunBoard:
                 return
             think = run.think
             if think is not None:
-                pieces = _split_text(think, pieces)
+                pieces = split_pieces(think, pieces)
                 if think.passthrough:
                     run.think = None
             for channel, text in pieces:
                 run.text[channel].append(text)
             run.tokens += 1
+            tally(run.by_channel, pieces)
             if run.first_token_at is None:
                 run.first_token_at = self.clock()
 

@@ -5,9 +5,11 @@
 rule for which cell a run belongs to (``notebook/cells.py``), the same control-flow and interrupt
 rules, the same redaction as the live panels. With the extension loaded, LangChain gets ONE
 handler of ours per run: the ``%lc_stream`` panel handler, which records into the recorder as it
-reads each event (``record_start`` / ``record_end`` / ``RunRecord.streamed``); with panels off,
-the recorder itself is that handler. It only stores: every method takes one lock and does O(1)
-work; a token only bumps a counter and, while the preview is short, appends a few characters.
+reads each event (``record_start`` / ``record_end``); with panels off, the recorder itself is
+that handler. It only stores: every method takes one lock and does O(1) work. A run the panel
+shows is not counted twice: its record reads the panel's count and first words (``RunRecord.
+shown``) when ``%lc_runs`` looks and when the run ends, so both say the same; a run no panel of
+ours shows is counted here by the same rule (``langchain/tokens.py`` ``tally``).
 
 Bounds: the last ``max_cells`` cells that started runs, at most ``max_runs_per_cell`` runs per
 cell (later runs are counted, not kept), ``PREVIEW_CHARS`` characters of model text per run.
@@ -23,12 +25,20 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
 from ..langchain.events import Outcome, RunEvents, Start
-from ..langchain.tokens import token_text
+from ..langchain.tokens import (
+    TEXT,
+    Piece,
+    ThinkSplitter,
+    split_pieces,
+    split_think,
+    tally,
+    token_pieces,
+)
 from ..live.redact import redact, redact_model_text
 from ..live.runs import CHAIN, DONE, ERROR, LLM, RUNNING, clean_text
 from ..live.values import Ledger, read
@@ -52,20 +62,41 @@ class RunRecord:
     ended: float | None = None
     status: str = RUNNING  # the statuses of live/runs.py
     error: str | None = None
-    chunks: int = 0  # streamed non-empty tokens
+    tokens: int = 0  # streamed tokens, as the panel counts them (langchain/tokens.py tally)
+    by_channel: dict[str, int] = field(default_factory=dict)  # ... per channel they carried
     usage: dict[str, int] = field(default_factory=dict)
     preview: str = ""
     children: list[RunRecord] = field(default_factory=list)
     inputs: Any = ""  # a Value (live/values.py); "" for none
     outputs: Any = ""
+    tool_calls: list[dict[str, str]] = field(default_factory=list)  # {id, name, args}
+    # The panel's Run (live/runs.py) while it streams: counts and first words are read there.
+    shown: Any = field(default=None, repr=False, compare=False)
+    think: ThinkSplitter = field(default_factory=ThinkSplitter, repr=False, compare=False)
 
-    def streamed(self, text: str) -> None:
-        """One streamed token. No lock: one run's tokens come from one thread at a time, and
-        readers copy under the recorder's lock (a count read mid-stream may be one behind)."""
-        if text:
-            self.chunks += 1
-            if len(self.preview) < PREVIEW_CHARS:
+    def streamed(self, pieces: list[Piece]) -> None:
+        """One streamed call of a run no panel of ours shows, counted as the panel counts.
+        No lock: one run's tokens come from one thread at a time, and readers copy under the
+        recorder's lock (a count read mid-stream may be one behind)."""
+        if not pieces:
+            return
+        self.tokens += 1
+        pieces = split_pieces(self.think, pieces)  # a leading <think> block is reasoning
+        tally(self.by_channel, pieces)
+        if len(self.preview) < PREVIEW_CHARS:
+            text = "".join(t for c, t in pieces if c == TEXT)
+            if text:
                 self.preview = (self.preview + text)[:PREVIEW_CHARS]
+
+    def sync(self) -> None:
+        """Take the figures of the panel that shows this run (under the recorder's lock)."""
+        run = self.shown
+        if run is None:
+            return
+        self.tokens = run.tokens
+        self.by_channel = dict(run.by_channel)
+        if self.kind == LLM:
+            self.preview = _head(run.text[TEXT], PREVIEW_CHARS)
 
     @property
     def cell(self) -> int | None:
@@ -87,8 +118,10 @@ class RunRecord:
             "status": self.status,
             "error": self.error,
             "duration_s": None if self.duration is None else round(self.duration, 6),
-            "streamed_chunks": self.chunks,
+            "streamed_tokens": self.tokens,
+            "streamed_tokens_by_channel": dict(self.by_channel),
             "usage": dict(self.usage),
+            "tool_calls": [dict(c) for c in self.tool_calls],
             "preview": self.preview,
             "inputs": unfold(self.inputs),
             "outputs": unfold(self.outputs),
@@ -186,7 +219,10 @@ class RunRecorder(RunEvents):
                 return
         value = _read(outcome.outputs, cr.ledger)
         with self._lock:
+            rec.sync()
+            rec.shown = None  # the panel's run is let go; its figures are final
             rec.outputs = value
+            rec.tool_calls = [dict(c) for c in outcome.tool_calls]
             rec.ended = now
             rec.status = outcome.status
             rec.error = outcome.error[:ERROR_CHARS] if outcome.status != DONE else None
@@ -194,8 +230,8 @@ class RunRecorder(RunEvents):
                 rec.error = "error"
             rec.usage = dict(outcome.usage)
             if rec.kind == LLM:
-                if not rec.preview:
-                    rec.preview = (outcome.final_text or "")[:PREVIEW_CHARS]
+                if not rec.preview:  # nothing streamed: the reply's answer, as the panel shows it
+                    rec.preview = split_think(outcome.final_text or "")[1][:PREVIEW_CHARS]
             elif rec.kind != CHAIN and value != "":
                 rec.preview = value_summary(value, PREVIEW_CHARS)
 
@@ -208,14 +244,16 @@ class RunRecorder(RunEvents):
         if rec is not None:
             self.record_end(rec, outcome)
 
-    def on_llm_new_token(self, token: Any, *, run_id: UUID, **kw: Any) -> None:  # type: ignore[override]
-        text = token_text(token)
-        if not text:
+    def on_llm_new_token(  # type: ignore[override]
+        self, token: Any, *, chunk: Any = None, run_id: UUID, **kw: Any
+    ) -> None:
+        pieces = token_pieces(token, chunk)
+        if not pieces:
             return
         with self._lock:  # a handler of its own may be called from several threads at once
             rec = self._runs.get(str(run_id))
             if rec is not None:
-                rec.streamed(text)
+                rec.streamed(pieces)
 
     # -- reading -------------------------------------------------------------------------
     def cells(self) -> list[int | None]:
@@ -250,27 +288,34 @@ def _shown(text: str | None, *, model_text: bool = False) -> str | None:
     return (redact_model_text if model_text else redact)(clean_text(text))
 
 
+def _head(pieces: list[str], n: int) -> str:
+    """The first ``n`` characters of a list of text pieces, joining only what it needs."""
+    out, size = [], 0
+    for piece in list(pieces[:n]):  # n pieces hold at least n characters, or all there is
+        out.append(piece)
+        size += len(piece)
+        if size >= n:
+            break
+    return "".join(out)[:n]
+
+
 def _snapshot(cr: CellRuns) -> CellRuns:
     """A deep copy taken under the lock (so rendering never races the recorder), redacted."""
 
     def copy(rec: RunRecord) -> RunRecord:
-        return RunRecord(
-            rec.run_id,
-            rec.parent_id,
-            rec.kind,
-            rec.name,
-            rec.key,
-            rec.number,
-            rec.started,
-            rec.ended,
-            rec.status,
-            _shown(rec.error),
-            rec.chunks,
-            dict(rec.usage),
-            _shown(rec.preview, model_text=rec.kind == LLM) or "",
-            [copy(c) for c in rec.children],
-            rec.inputs,  # Values are immutable once read, and redacted when read
-            rec.outputs,
+        rec.sync()  # a run still streaming: the panel's figures now
+        return replace(
+            rec,
+            error=_shown(rec.error),
+            by_channel=dict(rec.by_channel),
+            usage=dict(rec.usage),
+            preview=_shown(rec.preview, model_text=rec.kind == LLM) or "",
+            children=[copy(c) for c in rec.children],
+            # inputs and outputs: Values are immutable once read, and redacted when read
+            tool_calls=[
+                {k: _shown(v) or "" for k, v in c.items()} for c in rec.tool_calls
+            ],
+            shown=None,
         )
 
     roots = [copy(r) for r in cr.roots]
@@ -286,13 +331,28 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds:.2f} s"
 
 
-def _tokens(rec: RunRecord) -> str:
+CHANNEL_LABELS = {"text": "text", "reasoning": "reasoning", "tool_args": "tool args"}
+
+
+def _counts(rec: RunRecord) -> list[str]:
+    """What streamed (the panel's count, split by channel when there is more than one) and the
+    provider's usage: two different figures, each named for what it is."""
+    parts = []
+    if rec.tokens:
+        label = f"{rec.tokens} token{'s' if rec.tokens != 1 else ''} streamed"
+        channels = [(c, n) for c, n in rec.by_channel.items() if n]
+        if len(channels) > 1:
+            label += " (" + ", ".join(f"{n} {CHANNEL_LABELS.get(c, c)}" for c, n in channels) + ")"
+        parts.append(label)
     u = rec.usage
     if "input_tokens" in u or "output_tokens" in u:
-        return f"tokens {u.get('input_tokens', '?')} in / {u.get('output_tokens', '?')} out"
-    if rec.chunks:
-        return f"{rec.chunks} chunks streamed"
-    return ""
+        parts.append(f"usage {u.get('input_tokens', '?')} in / {u.get('output_tokens', '?')} out")
+    return parts
+
+
+def _calls(rec: RunRecord) -> list[str]:
+    """A model turn's tool calls, ``name(args)`` each (what the panel's tool lane shows)."""
+    return [f"{c.get('name') or '?'}({c.get('args', '')})" for c in rec.tool_calls]
 
 
 def _walk(roots: list[RunRecord], depth: int = 0):
@@ -304,9 +364,7 @@ def _walk(roots: list[RunRecord], depth: int = 0):
 def _fields(rec: RunRecord) -> list[str]:
     parts = [rec.kind, f"{rec.status}: {rec.error}" if rec.error else rec.status]
     parts.append(format_duration(rec.duration))
-    tok = _tokens(rec)
-    if tok:
-        parts.append(tok)
+    parts.extend(_counts(rec))
     return parts
 
 
@@ -369,6 +427,7 @@ class RunsView:
                     line += f"  {rec.preview!r}"
                 lines.append(line)
                 pad = "  " * (depth + 2)
+                lines.extend(f"{pad}→ {call}" for call in _calls(rec))
                 for label, side, value in _io(rec):
                     sub = value_lines(value, earlier=places.at((at, side)))
                     lines.append(f"{pad}{label}: {sub[0]}" if sub else f"{pad}{label}:")
@@ -393,6 +452,8 @@ class RunsView:
                 )
                 if rec.preview and rec.kind == LLM:
                     item += f" <q>{e(rec.preview)}</q>"
+                for call in _calls(rec):
+                    item += f"<div style='margin-left:1em'>→ <code>{e(call)}</code></div>"
                 for label, side, value in _io(rec):
                     shown = value_html(value, earlier=places.at((at, side)))
                     item += (

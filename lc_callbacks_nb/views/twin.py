@@ -759,7 +759,7 @@ def from_history_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
 
     ``status`` ``ok`` becomes ``done``; an LLM run's ``preview`` its final text (another run's
     ``preview`` its output, unless it has ``outputs``); ``inputs`` and ``outputs`` (Values)
-    pass as they are; ``duration_s`` ``elapsed``; ``streamed_chunks`` ``tokens``.
+    pass as they are; ``duration_s`` ``elapsed``; ``streamed_tokens`` ``tokens``.
     """
     out: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
@@ -771,7 +771,7 @@ def from_history_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
             "name": row.get("name"),
             "order": i,
             "status": "done" if status == "ok" else status,
-            "tokens": row.get("streamed_chunks"),
+            "tokens": row.get("streamed_tokens"),
             "usage": row.get("usage") or {},
             "error": row.get("error") or "",
         }
