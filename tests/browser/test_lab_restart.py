@@ -118,7 +118,10 @@ def assert_ended(page: LabPage, i: int, status: str, before: str) -> dict:
     later = read(page, i)
     assert later["status"] == status, later
     assert elapsed(later["metrics"]) == elapsed(r["metrics"]), (r["metrics"], later["metrics"])
-    assert later["text"] == r["text"], later
+    # Shut Down says "terminating" before the kernel stops: text it sent until then may still
+    # be on its way and is drawn (appended, never replacing what was there); a cut stream all
+    # the same.
+    assert later["text"].startswith(r["text"]) and len(later["text"]) < len(LONG), later
     return later
 
 
