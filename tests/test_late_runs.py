@@ -158,7 +158,7 @@ def test_a_dropped_stream_ends_its_run_before_the_next_statement():
 # -- runs that outlive their cell: a background task ----------------------------------------
 VIEW = "application/vnd.jupyter.widget-view+json"
 LONG = " ".join(f"w{i}" for i in range(120)) + " THE END."
-LATE_SCRIPT = {"Tell me a story": LONG, "Say hi": "Hello from a task."}
+LATE_SCRIPT = {"Tell me a story": LONG, "Say hi": "Hello from a task.", **SCRIPT}
 STREAMING_JOB = """\
 first = asyncio.Event()
 async def job():
@@ -335,3 +335,23 @@ def test_a_board_shown_while_idle_is_displayed_again_only_if_no_front_end_shows_
             assert again["msg_type"] == "display_data"
             assert again["content"]["data"][VIEW] == shown[0]["content"]["data"][VIEW]
             assert "1 done" in again["content"]["data"]["text/plain"]
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        "t = asyncio.create_task(agent.ainvoke({'messages': [('user', 'Weather in Paris?')]}))",
+        "t = asyncio.create_task(asyncio.to_thread(chat.batch, ['Say hi', 'Tell me a story']))",
+        "t = asyncio.ensure_future(chain.ainvoke({'q': 'Say hi'}))",
+    ],
+    ids=["agent", "batch_in_a_thread", "chain_future"],
+)
+@pytest.mark.parametrize("idle", [False, True], ids=["awaited", "idle_between"])
+def test_every_shape_of_background_run_ends_in_one_saved_board(start, idle):
+    """Other runs started after their cell: an agent's tree, a sync batch on a worker thread
+    (a copy of the cell's context), a chain; awaited in the next cell or ended while idle."""
+    nb = execute_idle([start, "r = await t"], idle_after={1} if idle else set())
+    _index, text, rows = one_board(nb)
+    assert rows and all(r["status"] == "done" for r in rows), rows
+    assert "running" not in text and "none" not in text.split("\n")[0], text
+    assert f"{len(rows)} done" in text.split("\n")[0], text
