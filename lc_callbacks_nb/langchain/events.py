@@ -205,6 +205,9 @@ class RunEvents(InlineHandlerMixin, AsyncCallbackHandler):  # type: ignore[overr
         # Before any stream this handler will see starts (a generator keeps the finalizer of
         # its first iteration): made in a kernel cell, this is the kernel loop's thread.
         closed_streams.install()
+        # Before any run, too: a run that starts after its cell ended (a task of a cell that
+        # did not await it) is known to be late only if that cell's end was seen.
+        cells.install()
 
     # -- for subclasses ------------------------------------------------------------------
     def run_started(self, run_id: UUID, start: Start) -> bool:

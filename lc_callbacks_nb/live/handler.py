@@ -110,9 +110,15 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
             self._mode_cache = resolve_mode(self.mode)
         return self._mode_cache
 
-    def _new_board(self, key: str) -> Board:
+    def _new_board(self, cell: cells.Cell) -> Board:
+        cells.on_cell_start(self)  # (a weak set: once is enough, again is harmless)
         board = Board(
-            key, None, interval=1.0 / self.fps, clock=self.clock, on_error=self.internal_error
+            cell.key,
+            None,
+            number=cell.number,
+            interval=1.0 / self.fps,
+            clock=self.clock,
+            on_error=self.internal_error,
         )
         options: dict[str, Any] = {"max_panels": self.max_panels}
         if self._resolved_mode() == "widget":
@@ -155,7 +161,7 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
             board, created = found[0], False
         else:
             parent = None
-            board, created = self._boards.board_for(start.cell.key)
+            board, created = self._boards.board_for(start.cell)
         extra: dict[str, Any] = {}
         if start.kind == LLM:
             extra["stoppable"] = start.stoppable
@@ -218,17 +224,31 @@ class LiveStreamHandler(RunEvents):  # type: ignore[override]
             self._wake(board)
         else:
             # Text: printed in the order events happened. A run outliving its cell (a
-            # background task, a stream consumed in a later cell): drawn now, in the cell
-            # that is running, so its final state reaches the notebook before that cell ends.
+            # background task, a stream consumed in a later cell): drawn now, under the cell
+            # that is running (Board.flush), so its final state reaches the saved notebook.
             self.scheduler.flush_now(board)
 
     def cell_finished(self, cell: cells.Cell) -> None:
         # The cell's last state reaches its output before the cell does (and is what a saved
-        # notebook keeps); runs still live (background tasks) go on drawing into it.
-        board = self._boards.get(cell.key)
-        if board is not None:
-            board.cell_over = True
+        # notebook keeps), live runs as "running"; so does the state of boards whose runs
+        # outlived their own cell and went on during this one.
+        for board in self._boards:
+            if board.key == cell.key:
+                board.cell_over = True
+            elif not (board.cell_over and board.runs.live_count):
+                continue
+            board.ending = True
             self.scheduler.flush_now(board)
+
+    def cell_started(self, cell: cells.Cell) -> None:
+        """(cells.on_cell_start) What boards sent while the kernel was idle, sent again."""
+        try:
+            for board in self._boards:
+                if board.owed:
+                    with self.scheduler.lock:
+                        board.cell_started()
+        except Exception as exc:
+            self.internal_error(exc)
 
     # -- the token hot path --------------------------------------------------------------
     def on_llm_new_token(  # type: ignore[override]

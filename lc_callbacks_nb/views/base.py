@@ -17,8 +17,15 @@ class BoardView:
     min_tick_chars = 0
     max_hold = 0.0
 
+    # Does what it draws go to the cell of the context it is drawn in (printed text)? Then
+    # nothing is drawn while the kernel is idle, where no saved notebook would keep it.
+    routed_by_cell = False
+
     def __init__(self, *, max_panels: int = 8):
         self.max_panels = max_panels
+        self.title = ""  # set before open() when the view is drawn away from its runs' cell
+        self.seen = False  # a front-end said it shows the view (it then follows its display id)
+        self.kept = 0  # messages sent that a saved notebook keeps (state, displays)
 
     def open(self) -> None:
         """Show the (empty) view in the current cell. Called once, before the first render."""
@@ -29,8 +36,16 @@ class BoardView:
         raise NotImplementedError
 
     def finish(self) -> None:
-        """The cell that started the board has ended and no run is live: draw the final state
-        (what a saved notebook keeps). May be called again when a background run ends later."""
+        """The cell that started the board has ended: draw the state as of now (what a saved
+        notebook keeps; live runs as running). Called again when a run ends later."""
+
+    def moved(self, origin: str) -> None:
+        """What follows is drawn into another cell than before (``origin``: where the runs
+        started, e.g. ``started in In [3]``)."""
+
+    def resend(self, *, redisplay: bool) -> None:
+        """Send again, in the cell starting now, what was sent while the kernel was idle: the
+        whole state, and the view itself (``redisplay``) or its final form."""
 
     def wants_flush_at(self) -> float | None:
         """A clock time at which this view wants a flush although nothing changed."""

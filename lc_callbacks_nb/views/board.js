@@ -177,7 +177,19 @@ function render({ model, el, store }) {
   const runs = store.runs; // id -> run, shared by every view of this model
   const nodes = new Map(); // id -> {root, ...element refs}
   const messages = new MessageTable(); // messages of inputs/outputs, by number (folds refer to them)
+  if (!store.shown) {
+    // Tell the kernel, once per model, that a front-end shows this board: it follows the display
+    // by its id, so a run that outlived its cell needs no second display (live/boards.py).
+    store.shown = true;
+    try {
+      model.send({ k: "shown" });
+    } catch (err) {
+      // no live comm (a notebook reopened without its kernel): nobody to tell
+    }
+  }
   const root = h("div", "lcnb-board");
+  // Drawn in another cell than the one its runs started in (a run that outlived its cell).
+  if (model.get("title")) el.appendChild(h("div", "lcnb-origin", model.get("title")));
   el.appendChild(root);
   let structureDirty = true;
   const dirtyRuns = new Set();

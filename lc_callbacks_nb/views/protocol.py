@@ -33,12 +33,13 @@ streams.
   falls between two ticks: the front-end replaces the text with it and appends later ticks,
   losing and doubling nothing. Every front-end receives the answer; only the one whose ``id``
   it carries applies it. Several views of one model share the model's store and never ask.
-* **From the front-end**, also: :class:`StopRequest` (the panel's Stop button) asks the kernel
-  to stop one run. Only runs with ``stoppable`` get the button: runs started on the kernel's
-  event loop (an async cell), since a sync cell blocks the kernel and it would not hear the
-  click. (For the same reason a catch-up request waits for a sync cell's end; but while a
-  sync cell blocks the kernel, a reloaded page cannot even fetch the widgets' state, and a
-  second view of a model the page has shares its store.)
+* **From the front-end**, also: :class:`Shown` (a view is rendered) and :class:`StopRequest`
+  (the panel's Stop button), which asks the kernel to stop one run. Only runs with
+  ``stoppable`` get the button: runs started on the kernel's event loop (an async cell), since
+  a sync cell blocks the kernel and it would not hear the click. (For the same reason a
+  catch-up request waits for a sync cell's end; but while a sync cell blocks the kernel, a
+  reloaded page cannot even fetch the widgets' state, and a second view of a model the page
+  has shares its store.)
 
 The static twin (``views/twin.py``), the text view and the tests' replay of the front-end
 (``tests/board_replay.py``) read the same shapes. Vocabulary (kinds, statuses, channels) lives in
@@ -306,6 +307,13 @@ class StopRequest(TypedDict):
 
     k: Literal["stop"]
     run: str
+
+
+class Shown(TypedDict):
+    """Front-end -> kernel, once per model: a view of this board is rendered (the kernel then
+    need not display it again in a later cell for a run that outlived its own)."""
+
+    k: Literal["shown"]
 
 
 class FinishedRun(RunRow, total=False):

@@ -82,6 +82,10 @@ def _status_line(status: str, error: str) -> tuple[str, str]:
 
 
 class TextView(BoardView):
+    # Printed text goes to the cell of the context it is printed in (ipykernel's OutStream):
+    # a run that outlives its cell prints under the cell running now (live/boards.py).
+    routed_by_cell = True
+
     def __init__(self, *, stream: TextIO | None = None, **options: Any):
         super().__init__(**options)
         self._stream = stream
@@ -90,6 +94,7 @@ class TextView(BoardView):
         self._llm_runs = 0
         self._labelled = False  # model text carries labels (for good, once on)
         self._open: str | None = None  # run whose unfinished line ends the output so far
+        self._note = ""  # printed before the next line: where the runs below started
 
     @property
     def stream(self) -> TextIO:
@@ -186,6 +191,12 @@ class TextView(BoardView):
                     parent = self._runs[parent].parent
         del self._runs[run.id]
 
+    def moved(self, origin: str) -> None:
+        # The open line stays in the other cell's output; from here on every line is labelled.
+        self._open = None
+        self._labelled = True
+        self._note = f"[{origin}]\n"
+
     # -- lines --------------------------------------------------------------------------
     def _meta(self, run: _Run, head: str, detail: str = "") -> None:
         """A line that is not model text: always labelled, always on a line of its own;
@@ -204,4 +215,7 @@ class TextView(BoardView):
 
     def _write(self, text: str) -> None:
         if text:
+            if self._note:
+                self.stream.write(self._note)
+                self._note = ""
             self.stream.write(text)

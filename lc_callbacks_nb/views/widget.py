@@ -107,6 +107,7 @@ class RunBoardWidget(anywidget.AnyWidget):
     max_panels = t.Int(8).tag(sync=True)
     dropped = t.Int(0).tag(sync=True)  # finished runs evicted to bound memory
     archive = t.Bytes(b"").tag(sync=True)  # zlib(JSON {run id: {channel: final text}})
+    title = t.Unicode("").tag(sync=True)  # e.g. "started in In [3]" (drawn in a later cell)
 
     # Where a failure while building the static twin is recorded (the handler's internal_error).
     on_twin_error: Callable[[BaseException], None] | None = None
@@ -124,6 +125,7 @@ class RunBoardWidget(anywidget.AnyWidget):
             self.finished_runs(),
             dropped=self.dropped,
             max_panels=self.max_panels,
+            title=self.title,
             on_error=self.on_twin_error,
         )
         bundle["application/vnd.jupyter.widget-view+json"] = {
@@ -179,14 +181,40 @@ class WidgetView(BoardView):
         self.on_stop = on_stop
         self.widget: RunBoardWidget | None = None
         self._display: Any = None  # the output's DisplayHandle: the twin is updated through it
+        self._library: BoardLibrary | None = None  # the library, if made for this view
 
     def open(self) -> None:
         from IPython.display import display
 
-        self.widget = RunBoardWidget(max_panels=self.max_panels)
+        known = _library
+        self.widget = RunBoardWidget(max_panels=self.max_panels, title=self.title)
+        self._library = _library if _library is not known else None
         self.widget.on_twin_error = self.on_error
         self.widget.on_msg(self._on_front_msg)
         self._display = display(self.widget, display_id=True)
+        self.kept += 1
+
+    def resend(self, *, redisplay: bool) -> None:
+        """What was sent while the kernel was idle, again, under the cell starting now. nbclient
+        builds a saved notebook's widget state from the comm messages of the cell it executes
+        (``handle_comm_msg`` merges each ``state`` per comm id): so the whole state, the
+        library's too if it was made for this view. Then the display (with its twin), or the
+        twin's update by display id."""
+        from IPython.display import display
+
+        widget = self.widget
+        if widget is None:
+            return
+        if self._library is not None:
+            self._library.send_state()
+        with self._lock:
+            self._sync_state(self.clock())
+            widget.send_state()
+        self._twin_stale = False
+        if redisplay:
+            display(widget, display_id=self._display.display_id)
+        else:
+            self._display.update(widget)
 
     def _on_front_msg(self, _widget: Any, content: Any, _buffers: Any = None) -> None:
         """A message from the front-end: a well-formed StopRequest for a run of this board
@@ -195,6 +223,9 @@ class WidgetView(BoardView):
             return
         try:
             kind = content.get("k")
+            if kind == "shown":  # a front-end renders the view (board.js)
+                self.seen = True
+                return
             if kind == "catch_up" and isinstance(content.get("id"), str):
                 self._catch_up(content["id"][:64])
                 return
@@ -307,9 +338,8 @@ class WidgetView(BoardView):
             return
         if not (self._state_pending or self._archive_dirty or self._twin_stale):
             return
-        if self._state_pending or self._archive_dirty:
-            with self._lock:
-                self._sync_state(self.clock())
+        with self._lock:  # (live runs' rows too: the twin reads them as running)
+            self._sync_state(self.clock())
         # The output's static twin, redrawn from the final state: an update_display_data sent
         # from the cell that is running, so nbclient, JupyterLab (and nbval with our plugin)
         # keep the final runs in the saved notebook. Once per cell end, not per tick: the
@@ -317,6 +347,7 @@ class WidgetView(BoardView):
         self._twin_stale = False
         if self._display is not None:
             self._display.update(self.widget)
+            self.kept += 1
 
     def wants_flush_at(self) -> float | None:
         return self._last_state + self.state_interval if self._state_pending else None
@@ -334,6 +365,7 @@ class WidgetView(BoardView):
             rows.append(row)
         self._last_state = now
         self._state_pending = False
+        self.kept += 1
         with self.widget.hold_sync():  # one update message for every changed trait
             self.widget.runs = rows
             self.widget.dropped = self._dropped
