@@ -167,15 +167,6 @@ def token_pieces(token: Any, chunk: Any = None) -> list[Piece]:
     return []
 
 
-def token_text(token: Any) -> str:
-    """A token's text as ``%lc_runs`` counts and previews it (text blocks joined)."""
-    if isinstance(token, str):
-        return token
-    if isinstance(token, list):  # Responses API: content blocks
-        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in token)
-    return str(token or "")
-
-
 # -- the one count of what streamed ----------------------------------------------------------
 # A run's "tokens" (the panel's "N tokens", the twin's, %lc_runs' `streamed_tokens`) are the
 # on_llm_new_token calls that carried something: answer text, reasoning or tool-call arguments

@@ -96,7 +96,8 @@ class RunRecord:
         self.tokens = run.tokens
         self.by_channel = dict(run.by_channel)
         if self.kind == LLM:
-            self.preview = _head(run.text[TEXT], PREVIEW_CHARS)
+            # the first PREVIEW_CHARS pieces (each non-empty) hold the first words: no full join
+            self.preview = "".join(run.text[TEXT][:PREVIEW_CHARS])[:PREVIEW_CHARS]
 
     @property
     def cell(self) -> int | None:
@@ -286,17 +287,6 @@ def _shown(text: str | None, *, model_text: bool = False) -> str | None:
     if text is None:
         return None
     return (redact_model_text if model_text else redact)(clean_text(text))
-
-
-def _head(pieces: list[str], n: int) -> str:
-    """The first ``n`` characters of a list of text pieces, joining only what it needs."""
-    out, size = [], 0
-    for piece in list(pieces[:n]):  # n pieces hold at least n characters, or all there is
-        out.append(piece)
-        size += len(piece)
-        if size >= n:
-            break
-    return "".join(out)[:n]
 
 
 def _snapshot(cr: CellRuns) -> CellRuns:
