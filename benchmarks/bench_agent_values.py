@@ -32,11 +32,11 @@ from typing import Any
 
 from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from board_replay import stands_for  # (what a shown value stands for)
+from chat_tools import get_time, get_weather  # the two tools the tests' agents use
 
 from lc_callbacks_nb.live.runs import preview
 from lc_callbacks_nb.live.values import Ledger, read
@@ -58,18 +58,6 @@ def script(n: int) -> list[Any]:
         Reply(tool_calls=[ToolCall(tools[i % 2], {"city": f"City {i}"})]) for i in range(n - 1)
     ]
     return [*calls, f"Here is the plan for {n} stops."]
-
-
-@tool
-def get_weather(city: str) -> str:
-    """Current weather for a city."""
-    return f"sunny in {city}"
-
-
-@tool
-def get_time(city: str) -> str:
-    """Local time in a city."""
-    return f"noon in {city}"
 
 
 class BothWays(BaseCallbackHandler):
